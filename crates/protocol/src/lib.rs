@@ -7,11 +7,13 @@
 
 pub mod frame;
 mod number;
+pub mod pattern;
 mod request;
 mod writer;
 
 pub use frame::{Frame, FrameError};
 pub use number::{format_double, format_g, format_g17, parse_f64, parse_i64};
+pub use pattern::glob_match;
 pub use request::{
     split_args, ProtocolError, RequestParser, DEFAULT_MAX_BULK_LEN, MAX_INLINE_LEN, MAX_MULTIBULK_LEN,
 };
