@@ -241,7 +241,6 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
                         return None;
                     }
-                    in_dq = false;
                     i += 1;
                     break;
                 } else {
@@ -259,7 +258,6 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
                         return None;
                     }
-                    in_sq = false;
                     i += 1;
                     break;
                 } else {
