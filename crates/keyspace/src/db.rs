@@ -92,11 +92,20 @@ impl Db {
     /// Looks a key up for reading; `None` if missing or expired. Updates the access time.
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
         if self.expire_if_needed(key, now_ms) {
+            self.misses += 1;
             return None;
         }
-        let e = self.map.get_mut(key)?;
-        e.lru = lru_now(now_ms);
-        Some(&e.value)
+        match self.map.get_mut(key) {
+            Some(e) => {
+                self.hits += 1;
+                e.lru = lru_now(now_ms);
+                Some(&e.value)
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
     }
 
     /// Looks a key up for writing; `None` if missing or expired.
