@@ -156,10 +156,7 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let key = &args[1];
     let old = if want_get {
-        match get_str(ctx, key)? {
-            Some(s) => Some(s.clone()),
-            None => None,
-        }
+        get_str(ctx, key)?.cloned()
     } else {
         None
     };
@@ -191,9 +188,6 @@ fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             let mut p = vec![Bytes::from_static(b"SET"), key.clone(), args[2].clone()];
             p.push(Bytes::from_static(b"PXAT"));
             p.push(Bytes::from(when.to_string()));
-            if expiry != Expiry::KeepTtl && want_get {
-                // GET does not change what is written.
-            }
             ctx.propagate(vec![p]);
         }
         ctx.dirty += 1;
@@ -315,11 +309,9 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 Bytes::from(when.to_string()),
             ]]);
         }
-        Expiry::Persist => {
-            if ctx.db().persist(key) {
-                ctx.dirty += 1;
-                ctx.propagate(vec![vec![Bytes::from_static(b"PERSIST"), key.clone()]]);
-            }
+        Expiry::Persist if ctx.db().persist(key) => {
+            ctx.dirty += 1;
+            ctx.propagate(vec![vec![Bytes::from_static(b"PERSIST"), key.clone()]]);
         }
         _ => {}
     }
