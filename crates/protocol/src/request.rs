@@ -199,6 +199,11 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
 /// quotes with `\n \r \t \b \a \\ \" \xHH` escapes, single quotes with `\'`, and a closing
 /// quote must be followed by a space or the end. `None` on unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    // A NUL ends the line, as it ends the C string Redis parses.
+    let line = match memchr::memchr(0, line) {
+        Some(end) => &line[..end],
+        None => line,
+    };
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
@@ -361,5 +366,6 @@ mod tests {
             vec![Bytes::from("a"), Bytes::from("xA\n"), Bytes::from("it's")]
         );
         assert!(split_args(br#""a"b"#).is_none());
+        assert_eq!(split_args(b"a\0b c").unwrap(), vec![Bytes::from("a")]);
     }
 }
