@@ -23,6 +23,17 @@ const DEPRECATED: [&str; 3] = [
 /// How deep `include` may nest before we call it a loop.
 const MAX_INCLUDE_DEPTH: usize = 32;
 
+enum LineError {
+    Reason(String),
+    Fatal(ConfigError),
+}
+
+impl From<String> for LineError {
+    fn from(s: String) -> LineError {
+        LineError::Reason(s)
+    }
+}
+
 struct Loader {
     cfg: Config,
     warnings: Vec<String>,
@@ -55,6 +66,8 @@ impl Loader {
     /// Loads config text. `source` names it in errors and warnings; lines numbered past
     /// `file_lines` are reported as coming from the command line.
     fn load_text(&mut self, text: &str, source: &str, file_lines: usize) -> Result<(), ConfigError> {
+        // Redis reads the configuration as a C string: nothing after a NUL byte counts.
+        let text = text.split('\0').next().unwrap_or("");
         for (i, raw) in text.split('\n').enumerate() {
             let line_no = i + 1;
             let line = raw.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
@@ -80,18 +93,23 @@ impl Loader {
             }
             let name = argv[0].to_ascii_lowercase();
             let args: Vec<&[u8]> = argv[1..].iter().map(|a| a.as_ref()).collect();
-            self.line(&name, &args, line_no, src).map_err(|r| err(&r))?;
+            match self.line(&name, &args, line_no, src) {
+                Ok(()) => {}
+                Err(LineError::Reason(r)) => return Err(err(&r)),
+                Err(LineError::Fatal(e)) => return Err(e),
+            }
         }
         Ok(())
     }
 
-    /// Applies one config line; the error is Redis's reason text.
-    fn line(&mut self, name: &[u8], args: &[&[u8]], line_no: usize, src: &str) -> Result<(), String> {
+    /// Applies one config line; the error is Redis's reason text, or an error from an
+    /// included file (reported with that file's line).
+    fn line(&mut self, name: &[u8], args: &[&[u8]], line_no: usize, src: &str) -> Result<(), LineError> {
         let name_str = String::from_utf8_lossy(name).into_owned();
         if let Some((idx, _)) = lookup(name) {
             let d = &DIRECTIVES[idx];
             if !d.kind.multi_arg() && args.len() != 1 {
-                return Err("wrong number of arguments".to_string());
+                return Err("wrong number of arguments".to_string().into());
             }
             let v = parse_value(&d.kind, args, Some(&self.cfg.values[idx]))?;
             self.cfg.values[idx] = match (v, &self.cfg.values[idx]) {
@@ -116,7 +134,7 @@ impl Loader {
             return Ok(());
         }
         match (name, argc) {
-            (b"include", 2) => self.include(args[0]).map_err(|e| e.to_string()),
+            (b"include", 2) => self.include(args[0]).map_err(LineError::Fatal),
             (b"rename-command", 3) => {
                 self.cfg
                     .rename_commands
@@ -140,16 +158,16 @@ impl Loader {
                 self.warn_not_implemented("sentinel", line_no, src);
                 Ok(())
             }
-            (b"sentinel", _) => Err("sentinel directive while not in sentinel mode".to_string()),
+            (b"sentinel", _) => Err("sentinel directive while not in sentinel mode".to_string().into()),
             (n, _) if n.contains(&b'.') => {
                 if argc != 2 {
-                    return Err("Module config specified without value".to_string());
+                    return Err("Module config specified without value".to_string().into());
                 }
                 self.cfg.module_configs.push((n.to_vec(), args[0].to_vec()));
                 self.warn_not_implemented(&name_str, line_no, src);
                 Ok(())
             }
-            _ => Err("Bad directive or wrong number of arguments".to_string()),
+            _ => Err("Bad directive or wrong number of arguments".to_string().into()),
         }
     }
 

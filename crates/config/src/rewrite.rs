@@ -37,10 +37,13 @@ impl State {
             processed: HashSet::new(),
             needs_signature: true,
         };
-        let mut parts: Vec<&str> = text.split('\n').collect();
-        if parts.last() == Some(&"") {
-            parts.pop();
-        }
+        // Like Redis, a file ending with a newline yields a last empty line (kept, so that
+        // appended directives come after a blank line); an empty file yields none.
+        let parts: Vec<&str> = if text.is_empty() {
+            Vec::new()
+        } else {
+            text.split('\n').collect()
+        };
         for raw in parts {
             let line = raw.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
             if line.is_empty() || line.starts_with('#') {
@@ -50,7 +53,9 @@ impl State {
                 st.lines.push(line.to_string());
                 continue;
             }
-            let argv = split_args(line.as_bytes()).filter(|a| !a.is_empty());
+            // As a C string, the line ends at a NUL byte.
+            let words = line.split('\0').next().unwrap_or("");
+            let argv = split_args(words.as_bytes()).filter(|a| !a.is_empty());
             let option = argv.and_then(|argv| {
                 let name = String::from_utf8_lossy(&argv[0]).to_ascii_lowercase();
                 match lookup(name.as_bytes()) {
@@ -101,6 +106,11 @@ impl State {
                     self.lines[n].clear();
                 }
             }
+        }
+        // Trailing blank lines are dropped (Redis keeps one, which makes a second rewrite
+        // differ from the first).
+        while self.lines.last().is_some_and(|l| l.is_empty()) {
+            self.lines.pop();
         }
         let mut out = String::new();
         let mut was_empty = false;
@@ -181,7 +191,13 @@ impl Config {
                     Value::Obuf(d) => d,
                     _ => crate::value::default_obuf(),
                 };
-                for (i, class) in ["normal", "replica", "pubsub"].iter().enumerate() {
+                // Non-default classes take the old lines first, so that a file holding only
+                // the changed class stays as it is; default classes then reuse leftover lines
+                // (Redis's stock file lists all three) and are never appended.
+                let mut order: Vec<usize> = (0..3).filter(|&i| limits[i] != defs[i]).collect();
+                order.extend((0..3).filter(|&i| limits[i] == defs[i]));
+                for i in order {
+                    let class = ["normal", "replica", "pubsub"][i];
                     let l = limits[i];
                     let line = format!(
                         "{name} {class} {} {} {}",
@@ -202,8 +218,21 @@ impl Config {
                 } else if addrs.is_empty() {
                     st.rewrite_line(name, format!("{name} \"\""), true);
                 } else {
-                    let a = String::from_utf8_lossy(&addrs.join(&b' ')).into_owned();
-                    st.rewrite_line(name, format!("{name} {a}"), true);
+                    // Addresses are written raw like Redis, quoted only if they would not
+                    // read back as one word.
+                    let words: Vec<String> = addrs
+                        .iter()
+                        .map(|a| {
+                            let plain = !a.is_empty()
+                                && a.iter().all(|c| c.is_ascii_graphic() && !b"\"'\\".contains(c));
+                            if plain {
+                                String::from_utf8_lossy(a).into_owned()
+                            } else {
+                                repr(a)
+                            }
+                        })
+                        .collect();
+                    st.rewrite_line(name, format!("{name} {}", words.join(" ")), true);
                 }
             }
             (Kind::Percentiles, Value::Percentiles(p)) => {
