@@ -191,21 +191,27 @@ impl Config {
                     Value::Obuf(d) => d,
                     _ => crate::value::default_obuf(),
                 };
-                // Non-default classes take the old lines first, so that a file holding only
-                // the changed class stays as it is; default classes then reuse leftover lines
-                // (Redis's stock file lists all three) and are never appended.
-                let mut order: Vec<usize> = (0..3).filter(|&i| limits[i] != defs[i]).collect();
-                order.extend((0..3).filter(|&i| limits[i] == defs[i]));
-                for i in order {
+                // In class order like Redis, but a default class only takes an old line when
+                // enough remain for the changed classes after it: the stock file (all three
+                // classes listed) is rewritten in place, and a file listing only the changed
+                // class keeps just that line (Redis would add a "normal 0 0 0" line there).
+                for i in 0..3 {
                     let class = ["normal", "replica", "pubsub"][i];
                     let l = limits[i];
+                    let changed = l != defs[i];
+                    let changed_after = (i + 1..3).filter(|&k| limits[k] != defs[k]).count();
+                    let old_left = st.option_lines.get(name).map_or(0, |q| q.len());
+                    if !changed && old_left <= changed_after {
+                        st.mark_processed(name);
+                        continue;
+                    }
                     let line = format!(
                         "{name} {class} {} {} {}",
                         format_memory_rewrite(l.hard.into()),
                         format_memory_rewrite(l.soft.into()),
                         l.soft_seconds
                     );
-                    st.rewrite_line(name, line, l != defs[i]);
+                    st.rewrite_line(name, line, changed);
                 }
             }
             (Kind::OomScoreAdjValues, Value::Oom(o)) => {
