@@ -206,6 +206,14 @@ impl Config {
             }
         }
         self.values = new_values;
+        // Like Redis's apply step for hz: out-of-range values are kept clamped.
+        let hz = table::index_of("hz");
+        if let Value::Num(n) = self.values[hz] {
+            self.values[hz] = Value::Num(n.clamp(MIN_HZ, MAX_HZ));
+        }
+        if !changed.is_empty() {
+            tracing::debug!(?changed, "CONFIG SET changed directives");
+        }
         Ok(changed)
     }
 

@@ -65,13 +65,13 @@ impl Loader {
 
     /// Loads config text. `source` names it in errors and warnings; lines numbered past
     /// `file_lines` are reported as coming from the command line.
-    fn load_text(&mut self, text: &str, source: &str, file_lines: usize) -> Result<(), ConfigError> {
+    fn load_text(&mut self, text: &[u8], source: &str, file_lines: usize) -> Result<(), ConfigError> {
         // Redis reads the configuration as a C string: nothing after a NUL byte counts.
-        let text = text.split('\0').next().unwrap_or("");
-        for (i, raw) in text.split('\n').enumerate() {
+        let text = text.split(|&c| c == 0).next().unwrap_or_default();
+        for (i, raw) in text.split(|&c| c == b'\n').enumerate() {
             let line_no = i + 1;
-            let line = raw.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
-            if line.is_empty() || line.starts_with('#') {
+            let line = trim(raw);
+            if line.is_empty() || line[0] == b'#' {
                 continue;
             }
             let src = if line_no > file_lines {
@@ -82,10 +82,10 @@ impl Loader {
             let err = |reason: &str| ConfigError::Line {
                 source_name: src.to_string(),
                 line: line_no,
-                text: line.to_string(),
+                text: String::from_utf8_lossy(line).into_owned(),
                 reason: reason.to_string(),
             };
-            let Some(argv) = split_args(line.as_bytes()) else {
+            let Some(argv) = split_args(line) else {
                 return Err(err("Unbalanced quotes in configuration line"));
             };
             if argv.is_empty() {
@@ -211,9 +211,21 @@ impl Loader {
     }
 }
 
-fn read_file(path: &str) -> Result<String, ConfigError> {
+/// Trims what Redis's `sdstrim(line, " \t\r\n")` removes.
+fn trim(mut s: &[u8]) -> &[u8] {
+    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    while s.first().is_some_and(ws) {
+        s = &s[1..];
+    }
+    while s.last().is_some_and(ws) {
+        s = &s[..s.len() - 1];
+    }
+    s
+}
+
+fn read_file(path: &str) -> Result<Vec<u8>, ConfigError> {
     match std::fs::read(path) {
-        Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Ok(b) => Ok(b),
         Err(e) => Err(ConfigError::Open {
             path: path.to_string(),
             reason: strerror(&e),
@@ -315,28 +327,26 @@ impl Config {
                 rest.push(a.clone());
             }
         }
-        let mut text = String::new();
+        let mut text: Vec<u8> = Vec::new();
         let source = match &file {
             Some(f) => {
                 let path = f.to_string_lossy().into_owned();
-                text.push_str(&read_file(&path)?);
+                text.extend_from_slice(&read_file(&path)?);
                 path
             }
             None => "command line".to_string(),
         };
         if from_stdin {
-            let mut s = String::new();
             std::io::stdin()
-                .read_to_string(&mut s)
+                .read_to_end(&mut text)
                 .map_err(|e| ConfigError::Open {
                     path: "-".into(),
                     reason: strerror(&e),
                 })?;
-            text.push_str(&s);
         }
-        let file_lines = text.split('\n').count();
-        text.push('\n');
-        text.push_str(&options_text(&rest));
+        let file_lines = text.split(|&c| c == b'\n').count();
+        text.push(b'\n');
+        text.extend_from_slice(options_text(&rest).as_bytes());
         let mut loader = Loader::new();
         loader.cfg.config_file = file;
         loader.load_text(&text, &source, if from_stdin { usize::MAX } else { file_lines })?;
@@ -346,6 +356,11 @@ impl Config {
     /// Loads config text as the contents of the file `path` (which is only used in messages
     /// and as the CONFIG REWRITE target; `include`s are read from disk).
     pub fn from_file_text(text: &str, path: &str) -> Result<(Config, Vec<String>), ConfigError> {
+        Config::from_file_bytes(text.as_bytes(), path)
+    }
+
+    /// [`Config::from_file_text`] for a file that may not be UTF-8 (values stay raw bytes).
+    pub fn from_file_bytes(text: &[u8], path: &str) -> Result<(Config, Vec<String>), ConfigError> {
         let mut loader = Loader::new();
         if !path.is_empty() {
             loader.cfg.config_file = Some(PathBuf::from(path));

@@ -710,3 +710,17 @@ fn stock_rewrite_matches_redis() {
     assert_eq!(our_head, real_head);
     assert_eq!(our_tail, real_tail);
 }
+
+#[test]
+fn raw_bytes_and_clamped_hz() {
+    let (c, _) = Config::from_file_bytes(b"requirepass \xff\xfe\nmasterauth \"\\x00a\"\n", "x.conf").unwrap();
+    assert_eq!(c.requirepass(), Some(vec![0xff, 0xfe]));
+    assert_eq!(c.get_bytes("masterauth"), b"\x00a".to_vec());
+    // Everything after a NUL byte in the file is ignored, as Redis reads a C string.
+    let (c, _) = Config::from_file_bytes(b"port 7000\n\0port 7001\n", "x.conf").unwrap();
+    assert_eq!(c.port(), 7000);
+    let mut c = Config::default();
+    c.set(&pairs(&[("hz", "1000")])).unwrap();
+    assert_eq!(c.get_int("hz"), 500);
+    assert!(c.rewrite_text("hz 10\n").starts_with("hz 500\n"));
+}
