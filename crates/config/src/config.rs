@@ -217,6 +217,13 @@ impl Config {
         Ok(changed)
     }
 
+    /// Whether CONFIG SET of this directive (or alias) must be refused with -LOADING while
+    /// the server loads its dataset (Redis's DENY_LOADING_CONFIG: appendonly, dir,
+    /// repl-diskless-load). The server checks this before calling [`Config::set`].
+    pub fn denied_while_loading(name: &[u8]) -> bool {
+        lookup(name).is_some_and(|(i, _)| DIRECTIVES[i].deny_loading())
+    }
+
     /// Whether a directive (or alias) holds a secret, so the server redacts CONFIG SET values.
     pub fn is_sensitive(name: &[u8]) -> bool {
         lookup(name).is_some_and(|(i, _)| DIRECTIVES[i].sensitive())

@@ -278,6 +278,17 @@ impl Config {
     }
 }
 
+impl Config {
+    /// CONFIG REWRITE of the file the server was started with; the error is the reply text
+    /// after '-' (Redis's "ERR The server is running without a config file" when there is none).
+    pub fn rewrite_config_file(&self) -> Result<(), String> {
+        match self.config_file() {
+            Some(p) => self.rewrite(p),
+            None => Err("ERR The server is running without a config file".to_string()),
+        }
+    }
+}
+
 fn write_atomically(path: &Path, content: &[u8]) -> std::io::Result<()> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);

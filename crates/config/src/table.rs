@@ -22,6 +22,8 @@ pub const PROTECTED: u8 = 2;
 pub const SENSITIVE: u8 = 4;
 /// CONFIG GET patterns don't match it; only its exact name does.
 pub const HIDDEN: u8 = 8;
+/// CONFIG SET refuses it with a -LOADING error while the dataset is being loaded.
+pub const DENY_LOADING: u8 = 16;
 
 /// One directive of the registry.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +49,9 @@ impl Directive {
     }
     pub fn hidden(&self) -> bool {
         self.flags & HIDDEN != 0
+    }
+    pub fn deny_loading(&self) -> bool {
+        self.flags & DENY_LOADING != 0
     }
 }
 
@@ -351,7 +356,7 @@ pub static DIRECTIVES: &[Directive] = &[
     bool_("activedefrag", None, M, N, "no"),
     bool_("syslog-enabled", None, IMMUTABLE, N, "no"),
     bool_("cluster-enabled", None, IMMUTABLE, I, "no"),
-    bool_("appendonly", None, M, I, "no"),
+    bool_("appendonly", None, DENY_LOADING, I, "no"),
     bool_("cluster-allow-reads-when-down", None, M, I, "no"),
     bool_("cluster-allow-pubsubshard-when-down", None, M, I, "yes"),
     bool_("crash-log-enabled", None, M, N, "yes"),
@@ -445,7 +450,13 @@ pub static DIRECTIVES: &[Directive] = &[
     // Enums.
     enum_("supervised", IMMUTABLE, N, SUPERVISED, "no"),
     enum_("syslog-facility", IMMUTABLE, N, SYSLOG_FACILITY, "local0"),
-    enum_("repl-diskless-load", M, N, REPL_DISKLESS_LOAD, "disabled"),
+    enum_(
+        "repl-diskless-load",
+        DENY_LOADING,
+        N,
+        REPL_DISKLESS_LOAD,
+        "disabled",
+    ),
     enum_("loglevel", M, I, LOGLEVEL, "notice"),
     enum_("maxmemory-policy", M, N, MAXMEMORY_POLICY, "noeviction"),
     enum_("appendfsync", M, I, AOF_FSYNC, "everysec"),
@@ -695,7 +706,7 @@ pub static DIRECTIVES: &[Directive] = &[
     str_("tls-ciphers", None, M, N, true, None, ""),
     str_("tls-ciphersuites", None, M, N, true, None, ""),
     // Special.
-    special("dir", None, PROTECTED, I, Kind::Dir, "."),
+    special("dir", None, PROTECTED | DENY_LOADING, I, Kind::Dir, "."),
     special("save", None, M, I, Kind::Save, "3600 1 300 100 60 10000"),
     special(
         "client-output-buffer-limit",

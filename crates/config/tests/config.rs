@@ -401,6 +401,9 @@ fn config_set_applies_and_reports_changes() {
     assert!(Config::is_sensitive(b"requirepass"));
     assert!(Config::is_sensitive(b"MASTERAUTH"));
     assert!(!Config::is_sensitive(b"port"));
+    assert!(Config::denied_while_loading(b"appendonly"));
+    assert!(Config::denied_while_loading(b"DIR"));
+    assert!(!Config::denied_while_loading(b"port"));
 }
 
 #[test]
@@ -545,6 +548,10 @@ fn rewrite_of_default_config_and_reset_values() {
 #[test]
 fn rewrite_reports_io_errors() {
     let c = Config::default();
+    assert_eq!(
+        c.rewrite_config_file().unwrap_err(),
+        "ERR The server is running without a config file"
+    );
     let e = c
         .rewrite(std::path::Path::new("/nonexistent-dir/x.conf"))
         .unwrap_err();
