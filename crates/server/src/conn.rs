@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use slotkv_protocol::{ProtocolError, RequestParser, ReplyWriter};
+use slotkv_protocol::{ProtocolError, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
@@ -31,7 +31,12 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, lad
         addr,
         laddr,
         created_ms: now,
-        info: parking_lot::Mutex::new(ClientInfo { last_active_ms: now, resp: 2, multi: -1, ..Default::default() }),
+        info: parking_lot::Mutex::new(ClientInfo {
+            last_active_ms: now,
+            resp: 2,
+            multi: -1,
+            ..Default::default()
+        }),
         kill: Notify::new(),
         killed: AtomicBool::new(false),
         is_monitor: AtomicBool::new(false),
@@ -168,7 +173,10 @@ impl Session<'_> {
                                     .blocked
                                     .entry((conn.db, k.as_ref().into()))
                                     .or_default()
-                                    .push(Waiter { client_id: conn.id, notify: self.wake.clone() });
+                                    .push(Waiter {
+                                        client_id: conn.id,
+                                        notify: self.wake.clone(),
+                                    });
                             }
                             self.pending.push_front(args);
                         } else {
@@ -246,13 +254,21 @@ impl Session<'_> {
 
     fn encode_push(&mut self, msg: PushMsg) {
         match msg {
-            PushMsg::Message { pattern: None, channel, payload } => {
+            PushMsg::Message {
+                pattern: None,
+                channel,
+                payload,
+            } => {
                 self.out.push_len(3);
                 self.out.bulk(b"message");
                 self.out.bulk(&channel);
                 self.out.bulk(&payload);
             }
-            PushMsg::Message { pattern: Some(p), channel, payload } => {
+            PushMsg::Message {
+                pattern: Some(p),
+                channel,
+                payload,
+            } => {
                 self.out.push_len(4);
                 self.out.bulk(b"pmessage");
                 self.out.bulk(&p);
@@ -272,7 +288,10 @@ impl Session<'_> {
             return Ok(());
         }
         self.stream.write_all(&self.out.buf).await?;
-        self.shared.stats.net_output_bytes.fetch_add(self.out.buf.len() as u64, Ordering::Relaxed);
+        self.shared
+            .stats
+            .net_output_bytes
+            .fetch_add(self.out.buf.len() as u64, Ordering::Relaxed);
         self.out.buf.clear();
         if self.out.buf.capacity() > 1 << 20 {
             self.out.buf.shrink_to(READ_CHUNK);
@@ -283,7 +302,7 @@ impl Session<'_> {
     fn update_info(&self, conn: &ConnState) {
         let mut info = conn.handle.info.lock();
         info.db = conn.db;
-        info.last_cmd = conn.last_cmd.to_string();
+        info.last_cmd = conn.last_cmd;
         info.last_active_ms = now_ms();
         info.resp = if self.out.resp3() { 3 } else { 2 };
         info.sub = conn.subs.channels.len();
@@ -295,8 +314,15 @@ impl Session<'_> {
 
 /// Reads more bytes, reserving room for the bulk being received (bounded by the bytes
 /// that are actually coming, never by a client-declared length alone).
-async fn read_more(stream: &mut TcpStream, inbuf: &mut BytesMut, parser: &RequestParser) -> std::io::Result<usize> {
-    let want = parser.bulk_bytes_needed(inbuf.len()).unwrap_or(0).clamp(READ_CHUNK, 1 << 20);
+async fn read_more(
+    stream: &mut TcpStream,
+    inbuf: &mut BytesMut,
+    parser: &RequestParser,
+) -> std::io::Result<usize> {
+    let want = parser
+        .bulk_bytes_needed(inbuf.len())
+        .unwrap_or(0)
+        .clamp(READ_CHUNK, 1 << 20);
     if inbuf.capacity() - inbuf.len() < READ_CHUNK {
         inbuf.reserve(want);
     }

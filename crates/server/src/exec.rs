@@ -82,12 +82,27 @@ fn runs_inside_multi(name: &str) -> bool {
 fn allowed_in_subscribe(name: &str) -> bool {
     matches!(
         name,
-        "subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe" | "ssubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+        "subscribe"
+            | "psubscribe"
+            | "unsubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 
 /// Runs one request from a client, writing exactly one reply (or none, if it blocks).
-pub fn call(core: &mut Core, conn: &mut ConnState, shared: &Shared, out: &mut ReplyWriter, args: &[Bytes], now_ms: i64) {
+pub fn call(
+    core: &mut Core,
+    conn: &mut ConnState,
+    shared: &Shared,
+    out: &mut ReplyWriter,
+    args: &[Bytes],
+    now_ms: i64,
+) {
     let spec = match shared.table.resolve(args) {
         Ok(s) => s,
         Err(e) => {
@@ -102,10 +117,17 @@ pub fn call(core: &mut Core, conn: &mut ConnState, shared: &Shared, out: &mut Re
         }
     };
     if !conn.authenticated && !spec.has(flags::NO_AUTH) {
-        reply_error(&mut core.rest, out, &CmdError::Raw("NOAUTH Authentication required.".into()));
+        reply_error(
+            &mut core.rest,
+            out,
+            &CmdError::Raw("NOAUTH Authentication required.".into()),
+        );
         return;
     }
-    if conn.in_subscribe_mode() && !out.resp3() && !allowed_in_subscribe(spec.name.split('|').next().unwrap_or("")) {
+    if conn.in_subscribe_mode()
+        && !out.resp3()
+        && !allowed_in_subscribe(spec.name.split('|').next().unwrap_or(""))
+    {
         let e = CmdError::err(format!(
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
@@ -120,7 +142,17 @@ pub fn call(core: &mut Core, conn: &mut ConnState, shared: &Shared, out: &mut Re
         out.simple("QUEUED");
         return;
     }
-    execute(&mut core.ks, &mut core.rest, conn, shared, out, spec, args, now_ms, true);
+    execute(
+        &mut core.ks,
+        &mut core.rest,
+        conn,
+        shared,
+        out,
+        spec,
+        args,
+        now_ms,
+        true,
+    );
 }
 
 /// Executes a resolved command and applies its common effects. `can_block` is false inside
@@ -137,7 +169,10 @@ pub fn execute(
     now_ms: i64,
     can_block: bool,
 ) {
-    if shared.monitor_count.load(Ordering::Relaxed) > 0 && !spec.has(flags::ADMIN) && !spec.has(flags::SKIP_MONITOR) {
+    if shared.monitor_count.load(Ordering::Relaxed) > 0
+        && !spec.has(flags::ADMIN)
+        && !spec.has(flags::SKIP_MONITOR)
+    {
         feed_monitors(shared, conn, args, now_ms);
     }
     conn.last_cmd = spec.name;
@@ -149,7 +184,12 @@ pub fn execute(
     let result = match spec.handler {
         Handler::Data(f) => f(&mut ctx, args),
         Handler::Srv(f) => {
-            let mut s = SrvCtx { data: ctx, rest, conn, shared };
+            let mut s = SrvCtx {
+                data: ctx,
+                rest,
+                conn,
+                shared,
+            };
             let r = f(&mut s, args);
             ctx = s.data;
             r
@@ -247,7 +287,10 @@ fn record_slowlog(rest: &mut CoreRest, conn: &ConnState, args: &[Bytes], now_ms:
     let mut logged: Vec<Bytes> = Vec::with_capacity(args.len().min(MAX_ARGS));
     for (i, a) in args.iter().enumerate() {
         if i == MAX_ARGS - 1 && args.len() > MAX_ARGS {
-            logged.push(Bytes::from(format!("... ({} more arguments)", args.len() - MAX_ARGS + 1)));
+            logged.push(Bytes::from(format!(
+                "... ({} more arguments)",
+                args.len() - MAX_ARGS + 1
+            )));
             break;
         }
         if a.len() > MAX_ARG_LEN {
@@ -275,7 +318,13 @@ fn record_slowlog(rest: &mut CoreRest, conn: &ConnState, args: &[Bytes], now_ms:
 
 /// MONITOR line: `1700000000.123456 [0 127.0.0.1:5555] "set" "k" "v"`.
 fn feed_monitors(shared: &Shared, conn: &ConnState, args: &[Bytes], now_ms: i64) {
-    let mut line = format!("{}.{:06} [{} {}]", now_ms / 1000, (now_ms % 1000) * 1000, conn.db, conn.handle.addr);
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        now_ms / 1000,
+        (now_ms % 1000) * 1000,
+        conn.db,
+        conn.handle.addr
+    );
     for a in args {
         line.push(' ');
         line.push_str(&quote_repr(a));

@@ -11,9 +11,9 @@ mod cron;
 mod daemon;
 pub mod exec;
 pub mod log;
+pub mod shared;
 #[path = "main.rs"]
 pub mod startup;
-pub mod shared;
 pub mod table;
 
 use std::net::{IpAddr, SocketAddr};
@@ -46,7 +46,10 @@ pub fn build_shared(config: Config, port: u16) -> Arc<Shared> {
     };
     rest.slowlog_next_id = 0;
     Arc::new(Shared {
-        core: Mutex::new(Core { ks: Keyspace::new(databases), rest }),
+        core: Mutex::new(Core {
+            ks: Keyspace::new(databases),
+            rest,
+        }),
         config: RwLock::new(config),
         table: CommandTable::standard(),
         clients: Mutex::default(),
@@ -61,7 +64,9 @@ pub fn build_shared(config: Config, port: u16) -> Arc<Shared> {
         shutdown: Notify::new(),
         shutdown_requested: AtomicBool::new(false),
         active_expire: AtomicBool::new(true),
-        executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
     })
 }
 
@@ -103,7 +108,11 @@ pub fn bind_addresses(bind: &[String], port: u16) -> Vec<(SocketAddr, bool)> {
 /// Binds one listening socket like Redis does (SO_REUSEADDR, IPv6-only for IPv6).
 pub fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
     use socket2::{Domain, Socket, Type};
-    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+    let domain = if addr.is_ipv6() {
+        Domain::IPV6
+    } else {
+        Domain::IPV4
+    };
     let socket = Socket::new(domain, Type::STREAM, None)?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
@@ -116,7 +125,11 @@ pub fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
 }
 
 /// Runs the node on already-bound listeners until SHUTDOWN or `stop` completes.
-pub async fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>, stop: impl std::future::Future<Output = ()>) {
+pub async fn run(
+    shared: Arc<Shared>,
+    listeners: Vec<TcpListener>,
+    stop: impl std::future::Future<Output = ()>,
+) {
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
@@ -145,8 +158,14 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         let laddr = stream.local_addr().unwrap_or(addr);
         let (maxclients, protected, keepalive) = {
             let c = shared.config.read();
-            let protected = c.get_bool("protected-mode") && c.get_str("requirepass").is_empty() && is_default_bind(&c.bind());
-            (c.get_int("maxclients").max(1) as usize, protected, c.get_int("tcp-keepalive"))
+            let protected = c.get_bool("protected-mode")
+                && c.get_str("requirepass").is_empty()
+                && is_default_bind(&c.bind());
+            (
+                c.get_int("maxclients").max(1) as usize,
+                protected,
+                c.get_int("tcp-keepalive"),
+            )
         };
         if keepalive > 0 {
             let sock = socket2::SockRef::from(&stream);

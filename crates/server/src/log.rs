@@ -16,7 +16,9 @@ pub struct RedisFormat {
     pub pid: u32,
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// `dd Mon yyyy hh:mm:ss.mmm` in UTC from Unix milliseconds.
 pub fn format_timestamp(unix_ms: i64) -> String {
@@ -58,7 +60,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mark = match *event.metadata().level() {
             Level::ERROR | Level::WARN => '#',
             Level::INFO => '*',
@@ -93,7 +100,10 @@ impl LogSink {
         if logfile.is_empty() {
             Ok(LogSink::Stdout)
         } else {
-            let f = std::fs::OpenOptions::new().create(true).append(true).open(logfile)?;
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(logfile)?;
             Ok(LogSink::File(Mutex::new(f)))
         }
     }
@@ -112,7 +122,9 @@ impl Write for SinkWriter<'_> {
                 Ok(buf.len())
             }
             LogSink::File(f) => {
-                let mut f = f.lock().map_err(|_| std::io::Error::other("log file lock poisoned"))?;
+                let mut f = f
+                    .lock()
+                    .map_err(|_| std::io::Error::other("log file lock poisoned"))?;
                 f.write_all(buf)?;
                 Ok(buf.len())
             }
@@ -135,7 +147,9 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
 pub fn init(logfile: &str, loglevel: &str) -> std::io::Result<()> {
     let sink = LogSink::open(logfile)?;
     let subscriber = tracing_subscriber::fmt()
-        .event_format(RedisFormat { pid: std::process::id() })
+        .event_format(RedisFormat {
+            pid: std::process::id(),
+        })
         .with_max_level(level_filter(loglevel))
         .with_writer(sink)
         .finish();
@@ -148,6 +162,9 @@ mod tests {
     #[test]
     fn timestamp_format() {
         assert_eq!(super::format_timestamp(0), "01 Jan 1970 00:00:00.000");
-        assert_eq!(super::format_timestamp(1_795_000_000_123), "18 Nov 2026 08:26:40.123");
+        assert_eq!(
+            super::format_timestamp(1_795_000_000_123),
+            "18 Nov 2026 08:26:40.123"
+        );
     }
 }

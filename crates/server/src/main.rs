@@ -76,7 +76,16 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             tracing::warn!("Failed to write PID file: {e}");
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let threads = config.get_int("io-threads").max(1) as usize;
+    let built = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match built {
         Ok(r) => r,
         Err(e) => {
             tracing::error!("Can't start the runtime: {e}");
@@ -86,7 +95,11 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
     let code = runtime.block_on(async move {
         let backlog = config.get_int("tcp-backlog").clamp(1, 65535) as i32;
         let binds = config.bind();
-        let mode = if config.get_bool("cluster-enabled") { "cluster" } else { "standalone" };
+        let mode = if config.get_bool("cluster-enabled") {
+            "cluster"
+        } else {
+            "standalone"
+        };
         let shared = build_shared(config, port);
         let mut listeners = Vec::new();
         if port != 0 {
@@ -120,7 +133,8 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         tracing::info!("Ready to accept connections tcp");
         let stop = async {
             use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+            let (Ok(mut term), Ok(mut int)) =
+                (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
             else {
                 std::future::pending::<()>().await;
                 return;
@@ -147,7 +161,11 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
 
 fn bind_label(addr: std::net::SocketAddr) -> String {
     if addr.ip().is_unspecified() {
-        if addr.is_ipv6() { "::*".into() } else { "*".into() }
+        if addr.is_ipv6() {
+            "::*".into()
+        } else {
+            "*".into()
+        }
     } else {
         addr.ip().to_string()
     }

@@ -27,7 +27,11 @@ use crate::table::CommandTable;
 #[derive(Debug, Clone)]
 pub enum PushMsg {
     /// A pub/sub message on `channel` (matched by `pattern` for PSUBSCRIBE).
-    Message { pattern: Option<Bytes>, channel: Bytes, payload: Bytes },
+    Message {
+        pattern: Option<Bytes>,
+        channel: Bytes,
+        payload: Bytes,
+    },
     /// A MONITOR line, already formatted (without the leading `+`).
     Monitor(Bytes),
 }
@@ -104,7 +108,7 @@ pub struct Core {
 pub struct ClientInfo {
     pub name: String,
     pub db: usize,
-    pub last_cmd: String,
+    pub last_cmd: &'static str,
     pub last_active_ms: i64,
     pub resp: u8,
     pub sub: usize,
@@ -187,7 +191,9 @@ impl Shared {
 pub fn random_hex40() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..40).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
+    (0..40)
+        .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0'))
+        .collect()
 }
 
 /// Channels and patterns a connection is subscribed to.

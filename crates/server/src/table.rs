@@ -29,14 +29,19 @@ pub struct CommandTable {
 
 impl CommandTable {
     pub fn new(specs: Vec<Spec>) -> Self {
-        let map = specs.into_iter().map(|s| (s.name.as_bytes().to_vec(), Arc::new(s))).collect();
+        let map = specs
+            .into_iter()
+            .map(|s| (s.name.as_bytes().to_vec(), Arc::new(s)))
+            .collect();
         Self { map }
     }
 
     /// The standard table of this node.
     pub fn standard() -> Self {
-        let mut specs: Vec<Spec> =
-            slotkv_commands::data_commands().into_iter().map(|s| s.map_handler(&Handler::Data)).collect();
+        let mut specs: Vec<Spec> = slotkv_commands::data_commands()
+            .into_iter()
+            .map(|s| s.map_handler(&Handler::Data))
+            .collect();
         specs.extend(crate::cmds::specs());
         Self::new(specs)
     }
@@ -64,7 +69,10 @@ impl CommandTable {
         if !spec.subcommands.is_empty() && args.len() >= 2 {
             let sub = args[1].to_ascii_lowercase();
             let found = spec.subcommands.iter().find(|s| {
-                s.name.split_once('|').map(|(_, n)| n.as_bytes() == sub.as_slice()).unwrap_or(false)
+                s.name
+                    .split_once('|')
+                    .map(|(_, n)| n.as_bytes() == sub.as_slice())
+                    .unwrap_or(false)
             });
             return match found {
                 Some(s) if s.arity_ok(args.len()) => Ok(s),

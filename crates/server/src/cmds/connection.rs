@@ -16,11 +16,40 @@ pub(crate) fn specs() -> Vec<Spec> {
         cmd("ping", -1, FAST | SENTINEL, (0, 0, 0), g, h(ping)),
         cmd("echo", 2, FAST, (0, 0, 0), g, h(echo)),
         cmd("select", 2, LOADING | STALE | FAST, (0, 0, 0), g, h(select)),
-        cmd("quit", -1, ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, (0, 0, 0), g, h(quit)),
-        cmd("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, (0, 0, 0), g, h(reset)).since("6.2.0"),
-        cmd("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, (0, 0, 0), g, h(hello))
-            .since("6.0.0"),
-        cmd("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY, (0, 0, 0), g, h(auth)),
+        cmd(
+            "quit",
+            -1,
+            ALLOW_BUSY | NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+            (0, 0, 0),
+            g,
+            h(quit),
+        ),
+        cmd(
+            "reset",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY,
+            (0, 0, 0),
+            g,
+            h(reset),
+        )
+        .since("6.2.0"),
+        cmd(
+            "hello",
+            -1,
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY,
+            (0, 0, 0),
+            g,
+            h(hello),
+        )
+        .since("6.0.0"),
+        cmd(
+            "auth",
+            -2,
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SENTINEL | ALLOW_BUSY,
+            (0, 0, 0),
+            g,
+            h(auth),
+        ),
     ]
 }
 
@@ -79,7 +108,9 @@ fn reset(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     if s.conn.monitor {
         s.conn.monitor = false;
         if s.shared.monitors.lock().remove(&s.conn.id).is_some() {
-            s.shared.monitor_count.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            s.shared
+                .monitor_count
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
     s.data.out.version = ProtocolVersion::Resp2;
@@ -101,7 +132,9 @@ fn check_password(s: &mut SrvCtx<'_>, user: Option<&[u8]>, pass: &[u8]) -> CmdRe
         s.conn.authenticated = true;
         Ok(())
     } else {
-        Err(CmdError::Raw("WRONGPASS invalid username-password pair or user is disabled.".into()))
+        Err(CmdError::Raw(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
+        ))
     }
 }
 
@@ -119,7 +152,8 @@ fn hello(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let mut version = None;
     let mut i = 1;
     if args.len() > 1 {
-        let v = int(&args[1]).map_err(|_| CmdError::err("Protocol version is not an integer or out of range"))?;
+        let v =
+            int(&args[1]).map_err(|_| CmdError::err("Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&v) {
             return Err(CmdError::Raw("NOPROTO unsupported protocol version".into()));
         }
@@ -136,7 +170,10 @@ fn hello(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             setname = Some(args[i + 1].clone());
             i += 2;
         } else {
-            return Err(CmdError::err(format!("Syntax error in HELLO option '{}'", String::from_utf8_lossy(&args[i]))));
+            return Err(CmdError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[i])
+            )));
         }
     }
     if !s.conn.authenticated {
@@ -149,7 +186,11 @@ fn hello(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         s.conn.handle.info.lock().name = String::from_utf8_lossy(&name).into_owned();
     }
     if let Some(v) = version {
-        s.data.out.version = if v == 3 { ProtocolVersion::Resp3 } else { ProtocolVersion::Resp2 };
+        s.data.out.version = if v == 3 {
+            ProtocolVersion::Resp3
+        } else {
+            ProtocolVersion::Resp2
+        };
     }
     let cluster = s.shared.config.read().get_bool("cluster-enabled");
     let out = &mut *s.data.out;

@@ -16,11 +16,51 @@ pub(crate) fn specs() -> Vec<Spec> {
     let g = Group::Transactions;
     let h = |f: SrvFn| Handler::Srv(f);
     vec![
-        cmd("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), g, h(multi)).since("1.2.0"),
-        cmd("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG, (0, 0, 0), g, h(exec)).since("1.2.0"),
-        cmd("discard", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), g, h(discard)).since("2.0.0"),
-        cmd("watch", -2, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (1, -1, 1), g, h(watch)).since("2.2.0"),
-        cmd("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, (0, 0, 0), g, h(unwatch)).since("2.2.0"),
+        cmd(
+            "multi",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+            (0, 0, 0),
+            g,
+            h(multi),
+        )
+        .since("1.2.0"),
+        cmd(
+            "exec",
+            1,
+            NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG,
+            (0, 0, 0),
+            g,
+            h(exec),
+        )
+        .since("1.2.0"),
+        cmd(
+            "discard",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+            (0, 0, 0),
+            g,
+            h(discard),
+        )
+        .since("2.0.0"),
+        cmd(
+            "watch",
+            -2,
+            NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+            (1, -1, 1),
+            g,
+            h(watch),
+        )
+        .since("2.2.0"),
+        cmd(
+            "unwatch",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+            (0, 0, 0),
+            g,
+            h(unwatch),
+        )
+        .since("2.2.0"),
     ]
 }
 
@@ -48,7 +88,9 @@ fn exec(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     };
     if state.errored {
         unwatch_all(s.rest, s.conn);
-        return Err(CmdError::Raw("EXECABORT Transaction discarded because of previous errors.".into()));
+        return Err(CmdError::Raw(
+            "EXECABORT Transaction discarded because of previous errors.".into(),
+        ));
     }
     let dirty = s.conn.watch_dirty.load(Ordering::SeqCst);
     unwatch_all(s.rest, s.conn);
@@ -60,7 +102,17 @@ fn exec(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     let now = s.data.now_ms;
     for args in &state.queued {
         match s.shared.table.resolve(args) {
-            Ok(spec) => execute(&mut *s.data.ks, &mut *s.rest, s.conn, s.shared, &mut *s.data.out, spec, args, now, false),
+            Ok(spec) => execute(
+                &mut *s.data.ks,
+                &mut *s.rest,
+                s.conn,
+                s.shared,
+                &mut *s.data.out,
+                spec,
+                args,
+                now,
+                false,
+            ),
             Err(e) => crate::exec::reply_error(s.rest, s.data.out, &e),
         }
     }
@@ -78,7 +130,11 @@ fn watch(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         if s.conn.watched.iter().any(|(d, w)| *d == db && *w == k) {
             continue;
         }
-        s.rest.watched.entry((db, k.clone())).or_default().push((s.conn.id, s.conn.watch_dirty.clone()));
+        s.rest
+            .watched
+            .entry((db, k.clone()))
+            .or_default()
+            .push((s.conn.id, s.conn.watch_dirty.clone()));
         s.conn.watched.push((db, k));
     }
     s.data.out.ok();

@@ -23,18 +23,62 @@ pub(crate) fn specs() -> Vec<Spec> {
         cmd("psubscribe", -2, flags, (0, 0, 0), g, h(psubscribe)).since("2.0.0"),
         cmd("unsubscribe", -1, flags, (0, 0, 0), g, h(unsubscribe)).since("2.0.0"),
         cmd("punsubscribe", -1, flags, (0, 0, 0), g, h(punsubscribe)).since("2.0.0"),
-        cmd("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE | SENTINEL, (0, 0, 0), g, h(publish))
-            .since("2.0.0"),
-        cmd("pubsub", -2, 0, (0, 0, 0), g, h(pubsub_help)).since("2.8.0").subs(vec![
-            cmd("pubsub|channels", -2, PUBSUB | LOADING | STALE, (0, 0, 0), g, h(pubsub_channels)),
-            cmd("pubsub|numsub", -2, PUBSUB | LOADING | STALE, (0, 0, 0), g, h(pubsub_numsub)),
-            cmd("pubsub|numpat", 2, PUBSUB | LOADING | STALE, (0, 0, 0), g, h(pubsub_numpat)),
-            cmd("pubsub|shardchannels", -2, PUBSUB | LOADING | STALE, (0, 0, 0), g, h(pubsub_shardchannels))
+        cmd(
+            "publish",
+            3,
+            PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE | SENTINEL,
+            (0, 0, 0),
+            g,
+            h(publish),
+        )
+        .since("2.0.0"),
+        cmd("pubsub", -2, 0, (0, 0, 0), g, h(pubsub_help))
+            .since("2.8.0")
+            .subs(vec![
+                cmd(
+                    "pubsub|channels",
+                    -2,
+                    PUBSUB | LOADING | STALE,
+                    (0, 0, 0),
+                    g,
+                    h(pubsub_channels),
+                ),
+                cmd(
+                    "pubsub|numsub",
+                    -2,
+                    PUBSUB | LOADING | STALE,
+                    (0, 0, 0),
+                    g,
+                    h(pubsub_numsub),
+                ),
+                cmd(
+                    "pubsub|numpat",
+                    2,
+                    PUBSUB | LOADING | STALE,
+                    (0, 0, 0),
+                    g,
+                    h(pubsub_numpat),
+                ),
+                cmd(
+                    "pubsub|shardchannels",
+                    -2,
+                    PUBSUB | LOADING | STALE,
+                    (0, 0, 0),
+                    g,
+                    h(pubsub_shardchannels),
+                )
                 .since("7.0.0"),
-            cmd("pubsub|shardnumsub", -2, PUBSUB | LOADING | STALE, (0, 0, 0), g, h(pubsub_shardnumsub))
+                cmd(
+                    "pubsub|shardnumsub",
+                    -2,
+                    PUBSUB | LOADING | STALE,
+                    (0, 0, 0),
+                    g,
+                    h(pubsub_shardnumsub),
+                )
                 .since("7.0.0"),
-            cmd("pubsub|help", 2, LOADING | STALE, (0, 0, 0), g, h(pubsub_help)),
-        ]),
+                cmd("pubsub|help", 2, LOADING | STALE, (0, 0, 0), g, h(pubsub_help)),
+            ]),
     ]
 }
 
@@ -59,12 +103,18 @@ fn track_pubsub_client(s: &SrvCtx<'_>, before: usize) {
 
 fn subscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     if s.conn.multi.is_some() {
-        return Err(CmdError::err("SUBSCRIBE isn't allowed for a DENY BLOCKING client"));
+        return Err(CmdError::err(
+            "SUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
     }
     let before = s.conn.subs.count();
     for ch in &args[1..] {
         if s.conn.subs.channels.insert(ch.clone()) {
-            s.rest.channels.entry(ch.clone()).or_default().insert(s.conn.id, s.conn.push_tx.clone());
+            s.rest
+                .channels
+                .entry(ch.clone())
+                .or_default()
+                .insert(s.conn.id, s.conn.push_tx.clone());
         }
         reply_sub(s.data.out, b"subscribe", Some(ch), s.conn.subs.count());
     }
@@ -74,12 +124,18 @@ fn subscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn psubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     if s.conn.multi.is_some() {
-        return Err(CmdError::err("PSUBSCRIBE isn't allowed for a DENY BLOCKING client"));
+        return Err(CmdError::err(
+            "PSUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
     }
     let before = s.conn.subs.count();
     for p in &args[1..] {
         if s.conn.subs.patterns.insert(p.clone()) {
-            s.rest.patterns.entry(p.clone()).or_default().insert(s.conn.id, s.conn.push_tx.clone());
+            s.rest
+                .patterns
+                .entry(p.clone())
+                .or_default()
+                .insert(s.conn.id, s.conn.push_tx.clone());
         }
         reply_sub(s.data.out, b"psubscribe", Some(p), s.conn.subs.count());
     }
@@ -115,8 +171,11 @@ fn remove_pattern(rest: &mut CoreRest, conn: &mut ConnState, p: &Bytes) -> bool 
 
 fn unsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let before = s.conn.subs.count();
-    let targets: Vec<Bytes> =
-        if args.len() > 1 { args[1..].to_vec() } else { s.conn.subs.channels.iter().cloned().collect() };
+    let targets: Vec<Bytes> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        s.conn.subs.channels.iter().cloned().collect()
+    };
     if targets.is_empty() {
         reply_sub(s.data.out, b"unsubscribe", None, s.conn.subs.count());
     }
@@ -130,8 +189,11 @@ fn unsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn punsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let before = s.conn.subs.count();
-    let targets: Vec<Bytes> =
-        if args.len() > 1 { args[1..].to_vec() } else { s.conn.subs.patterns.iter().cloned().collect() };
+    let targets: Vec<Bytes> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        s.conn.subs.patterns.iter().cloned().collect()
+    };
     if targets.is_empty() {
         reply_sub(s.data.out, b"punsubscribe", None, s.conn.subs.count());
     }
@@ -161,7 +223,11 @@ pub fn publish_local(rest: &CoreRest, channel: &Bytes, payload: &Bytes) -> usize
     if let Some(subs) = rest.channels.get(channel) {
         for tx in subs.values() {
             if tx
-                .send(PushMsg::Message { pattern: None, channel: channel.clone(), payload: payload.clone() })
+                .send(PushMsg::Message {
+                    pattern: None,
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                })
                 .is_ok()
             {
                 n += 1;
@@ -172,7 +238,11 @@ pub fn publish_local(rest: &CoreRest, channel: &Bytes, payload: &Bytes) -> usize
         if glob_match(pat, channel, false) {
             for tx in subs.values() {
                 if tx
-                    .send(PushMsg::Message { pattern: Some(pat.clone()), channel: channel.clone(), payload: payload.clone() })
+                    .send(PushMsg::Message {
+                        pattern: Some(pat.clone()),
+                        channel: channel.clone(),
+                        payload: payload.clone(),
+                    })
                     .is_ok()
                 {
                     n += 1;
@@ -194,8 +264,12 @@ fn pubsub_channels(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::WrongArity("pubsub|channels".into()));
     }
     let pat = args.get(2);
-    let list: Vec<&Bytes> =
-        s.rest.channels.keys().filter(|c| pat.is_none_or(|p| glob_match(p, c, false))).collect();
+    let list: Vec<&Bytes> = s
+        .rest
+        .channels
+        .keys()
+        .filter(|c| pat.is_none_or(|p| glob_match(p, c, false)))
+        .collect();
     s.data.out.array_len(list.len());
     for c in list {
         s.data.out.bulk(c);
@@ -207,7 +281,9 @@ fn pubsub_numsub(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     s.data.out.map_len(args.len() - 2);
     for ch in &args[2..] {
         s.data.out.bulk(ch);
-        s.data.out.int(s.rest.channels.get(ch).map_or(0, |m| m.len()) as i64);
+        s.data
+            .out
+            .int(s.rest.channels.get(ch).map_or(0, |m| m.len()) as i64);
     }
     Ok(())
 }

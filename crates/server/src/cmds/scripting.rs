@@ -19,30 +19,116 @@ pub(crate) fn specs() -> Vec<Spec> {
     let h = |f: SrvFn| Handler::Srv(f);
     let eval_flags = NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE;
     vec![
-        cmd("eval", -3, eval_flags, (0, 0, 0), g, h(no_scripting)).keys_fn(eval_keys).since("2.6.0"),
-        cmd("eval_ro", -3, eval_flags | READONLY, (0, 0, 0), g, h(no_scripting)).keys_fn(eval_keys).since("7.0.0"),
-        cmd("evalsha", -3, eval_flags, (0, 0, 0), g, h(no_scripting)).keys_fn(eval_keys).since("2.6.0"),
-        cmd("evalsha_ro", -3, eval_flags | READONLY, (0, 0, 0), g, h(no_scripting)).keys_fn(eval_keys).since("7.0.0"),
-        cmd("fcall", -3, eval_flags, (0, 0, 0), g, h(no_function)).keys_fn(eval_keys).since("7.0.0"),
-        cmd("fcall_ro", -3, eval_flags | READONLY, (0, 0, 0), g, h(no_function)).keys_fn(eval_keys).since("7.0.0"),
-        cmd("script", -2, 0, (0, 0, 0), g, h(script_help)).since("2.6.0").subs(vec![
-            cmd("script|exists", -3, NOSCRIPT, (0, 0, 0), g, h(script_exists)),
-            cmd("script|flush", -2, NOSCRIPT, (0, 0, 0), g, h(ok_reply)),
-            cmd("script|load", 3, NOSCRIPT | STALE, (0, 0, 0), g, h(no_scripting)),
-            cmd("script|kill", 2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0), g, h(script_kill)),
-            cmd("script|help", 2, LOADING | STALE, (0, 0, 0), g, h(script_help)),
-        ]),
-        cmd("function", -2, 0, (0, 0, 0), g, h(function_help)).since("7.0.0").subs(vec![
-            cmd("function|list", -2, NOSCRIPT, (0, 0, 0), g, h(function_list)),
-            cmd("function|dump", 2, NOSCRIPT, (0, 0, 0), g, h(function_dump)),
-            cmd("function|restore", -3, NOSCRIPT | WRITE | DENYOOM, (0, 0, 0), g, h(function_restore)),
-            cmd("function|flush", -2, NOSCRIPT | WRITE, (0, 0, 0), g, h(ok_reply)),
-            cmd("function|delete", 3, NOSCRIPT | WRITE, (0, 0, 0), g, h(function_delete)),
-            cmd("function|load", -3, NOSCRIPT | WRITE | DENYOOM, (0, 0, 0), g, h(no_function)),
-            cmd("function|stats", 2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0), g, h(function_stats)),
-            cmd("function|kill", 2, NOSCRIPT | ALLOW_BUSY, (0, 0, 0), g, h(script_kill)),
-            cmd("function|help", 2, LOADING | STALE, (0, 0, 0), g, h(function_help)),
-        ]),
+        cmd("eval", -3, eval_flags, (0, 0, 0), g, h(no_scripting))
+            .keys_fn(eval_keys)
+            .since("2.6.0"),
+        cmd(
+            "eval_ro",
+            -3,
+            eval_flags | READONLY,
+            (0, 0, 0),
+            g,
+            h(no_scripting),
+        )
+        .keys_fn(eval_keys)
+        .since("7.0.0"),
+        cmd("evalsha", -3, eval_flags, (0, 0, 0), g, h(no_scripting))
+            .keys_fn(eval_keys)
+            .since("2.6.0"),
+        cmd(
+            "evalsha_ro",
+            -3,
+            eval_flags | READONLY,
+            (0, 0, 0),
+            g,
+            h(no_scripting),
+        )
+        .keys_fn(eval_keys)
+        .since("7.0.0"),
+        cmd("fcall", -3, eval_flags, (0, 0, 0), g, h(no_function))
+            .keys_fn(eval_keys)
+            .since("7.0.0"),
+        cmd(
+            "fcall_ro",
+            -3,
+            eval_flags | READONLY,
+            (0, 0, 0),
+            g,
+            h(no_function),
+        )
+        .keys_fn(eval_keys)
+        .since("7.0.0"),
+        cmd("script", -2, 0, (0, 0, 0), g, h(script_help))
+            .since("2.6.0")
+            .subs(vec![
+                cmd("script|exists", -3, NOSCRIPT, (0, 0, 0), g, h(script_exists)),
+                cmd("script|flush", -2, NOSCRIPT, (0, 0, 0), g, h(ok_reply)),
+                cmd("script|load", 3, NOSCRIPT | STALE, (0, 0, 0), g, h(no_scripting)),
+                cmd(
+                    "script|kill",
+                    2,
+                    NOSCRIPT | ALLOW_BUSY,
+                    (0, 0, 0),
+                    g,
+                    h(script_kill),
+                ),
+                cmd("script|help", 2, LOADING | STALE, (0, 0, 0), g, h(script_help)),
+            ]),
+        cmd("function", -2, 0, (0, 0, 0), g, h(function_help))
+            .since("7.0.0")
+            .subs(vec![
+                cmd("function|list", -2, NOSCRIPT, (0, 0, 0), g, h(function_list)),
+                cmd("function|dump", 2, NOSCRIPT, (0, 0, 0), g, h(function_dump)),
+                cmd(
+                    "function|restore",
+                    -3,
+                    NOSCRIPT | WRITE | DENYOOM,
+                    (0, 0, 0),
+                    g,
+                    h(function_restore),
+                ),
+                cmd("function|flush", -2, NOSCRIPT | WRITE, (0, 0, 0), g, h(ok_reply)),
+                cmd(
+                    "function|delete",
+                    3,
+                    NOSCRIPT | WRITE,
+                    (0, 0, 0),
+                    g,
+                    h(function_delete),
+                ),
+                cmd(
+                    "function|load",
+                    -3,
+                    NOSCRIPT | WRITE | DENYOOM,
+                    (0, 0, 0),
+                    g,
+                    h(no_function),
+                ),
+                cmd(
+                    "function|stats",
+                    2,
+                    NOSCRIPT | ALLOW_BUSY,
+                    (0, 0, 0),
+                    g,
+                    h(function_stats),
+                ),
+                cmd(
+                    "function|kill",
+                    2,
+                    NOSCRIPT | ALLOW_BUSY,
+                    (0, 0, 0),
+                    g,
+                    h(script_kill),
+                ),
+                cmd(
+                    "function|help",
+                    2,
+                    LOADING | STALE,
+                    (0, 0, 0),
+                    g,
+                    h(function_help),
+                ),
+            ]),
     ]
 }
 
@@ -54,7 +140,9 @@ fn no_function(_s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     if is(&args[0], "fcall") || is(&args[0], "fcall_ro") {
         return Err(CmdError::err("Function not found"));
     }
-    Err(CmdError::err("Lua functions are not supported by this server yet"))
+    Err(CmdError::err(
+        "Lua functions are not supported by this server yet",
+    ))
 }
 
 fn ok_reply(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
@@ -75,7 +163,16 @@ fn script_kill(_s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn script_help(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
-    super::server::help_reply(s.data.out, "SCRIPT", &["EXISTS <sha1> [<sha1> ...]", "FLUSH [ASYNC|SYNC]", "KILL", "LOAD <script>"]);
+    super::server::help_reply(
+        s.data.out,
+        "SCRIPT",
+        &[
+            "EXISTS <sha1> [<sha1> ...]",
+            "FLUSH [ASYNC|SYNC]",
+            "KILL",
+            "LOAD <script>",
+        ],
+    );
     Ok(())
 }
 
@@ -83,7 +180,12 @@ fn function_help(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     super::server::help_reply(
         s.data.out,
         "FUNCTION",
-        &["LIST [LIBRARYNAME <pattern>] [WITHCODE]", "DUMP", "RESTORE <payload> [FLUSH|APPEND|REPLACE]", "FLUSH [ASYNC|SYNC]"],
+        &[
+            "LIST [LIBRARYNAME <pattern>] [WITHCODE]",
+            "DUMP",
+            "RESTORE <payload> [FLUSH|APPEND|REPLACE]",
+            "FLUSH [ASYNC|SYNC]",
+        ],
     );
     Ok(())
 }
@@ -115,7 +217,9 @@ fn function_dump(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn function_restore(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
-    if args.len() > 4 || (args.len() == 4 && !(is(&args[3], "flush") || is(&args[3], "append") || is(&args[3], "replace"))) {
+    if args.len() > 4
+        || (args.len() == 4 && !(is(&args[3], "flush") || is(&args[3], "append") || is(&args[3], "replace")))
+    {
         return Err(CmdError::Syntax);
     }
     let payload = &args[2];
@@ -123,7 +227,9 @@ fn function_restore(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("DUMP payload version or checksum are wrong"));
     }
     if payload[..] != EMPTY_FUNCTIONS_PAYLOAD[..] {
-        return Err(CmdError::err("Lua functions are not supported by this server yet"));
+        return Err(CmdError::err(
+            "Lua functions are not supported by this server yet",
+        ));
     }
     s.data.out.ok();
     Ok(())

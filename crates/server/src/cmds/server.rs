@@ -17,8 +17,22 @@ pub(crate) fn specs() -> Vec<Spec> {
         cmd("flushdb", -1, WRITE, (0, 0, 0), g, h(flushdb)).acl(&["@keyspace", "@dangerous"]),
         cmd("flushall", -1, WRITE, (0, 0, 0), g, h(flushall)).acl(&["@keyspace", "@dangerous"]),
         cmd("time", 1, LOADING | STALE | FAST, (0, 0, 0), g, h(time)).since("2.6.0"),
-        cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, (0, 0, 0), g, h(shutdown)),
-        cmd("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), g, h(monitor)),
+        cmd(
+            "shutdown",
+            -1,
+            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY,
+            (0, 0, 0),
+            g,
+            h(shutdown),
+        ),
+        cmd(
+            "monitor",
+            1,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            (0, 0, 0),
+            g,
+            h(monitor),
+        ),
     ]
 }
 
@@ -26,7 +40,9 @@ pub(crate) fn specs() -> Vec<Spec> {
 /// `addReplyHelp` does.
 pub fn help_reply(out: &mut ReplyWriter, name: &str, lines: &[&str]) {
     out.array_len(lines.len() + 3);
-    out.simple(&format!("{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    out.simple(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
     for l in lines {
         out.simple(l);
     }
@@ -37,7 +53,9 @@ pub fn help_reply(out: &mut ReplyWriter, name: &str, lines: &[&str]) {
 /// CLIENT SETNAME / HELLO SETNAME: no spaces or newlines.
 pub fn validate_client_name(name: &[u8]) -> CmdResult {
     if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err(CmdError::err("Client names cannot contain spaces, newlines or special characters."));
+        return Err(CmdError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     Ok(())
 }
@@ -78,7 +96,9 @@ fn flushall(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn time(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     s.data.out.array_len(2);
     s.data.out.bulk_int(now.as_secs() as i64);
     s.data.out.bulk_int(i64::from(now.subsec_micros()));
@@ -109,9 +129,14 @@ fn monitor(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     if !s.conn.monitor {
         s.conn.monitor = true;
-        s.conn.handle.is_monitor.store(true, std::sync::atomic::Ordering::Relaxed);
+        s.conn
+            .handle
+            .is_monitor
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         s.shared.monitors.lock().insert(s.conn.id, s.conn.push_tx.clone());
-        s.shared.monitor_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        s.shared
+            .monitor_count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     s.data.out.ok();
     Ok(())
