@@ -258,8 +258,7 @@ impl ServerBuilder {
                         log_path.display(),
                         tail(&proc.log_text(), 40)
                     );
-                    // Keep the directory: its log is what explains the failure.
-                    proc.keep_dir();
+                    // The message carries the log tail, so the temp dir can go.
                     return Err(io::Error::other(msg));
                 }
             }
