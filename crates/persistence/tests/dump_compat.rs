@@ -12,39 +12,6 @@ use proptest::test_runner::{Config, TestRunner};
 use slotkv_keyspace::Value;
 use slotkv_persistence::{crc64, dump_payload, restore_payload, PersistenceError};
 
-/// Creates `value` on the server with ordinary commands (so Redis picks its encodings).
-fn create(c: &mut Conn, key: &[u8], value: &Value) {
-    c.cmd(&[b"DEL".as_slice(), key]);
-    let batch = |c: &mut Conn, cmd: &[u8], items: Vec<Vec<u8>>, per: usize| {
-        for chunk in items.chunks(per * 500) {
-            let mut args: Vec<&[u8]> = vec![cmd, key];
-            args.extend(chunk.iter().map(Vec::as_slice));
-            c.ok(&args);
-        }
-    };
-    match value {
-        Value::Str(s) => {
-            c.ok(&[b"SET".as_slice(), key, s]);
-        }
-        Value::List(l) => batch(c, b"RPUSH", l.iter().map(|e| e.to_vec()).collect(), 1),
-        Value::Hash(h) => batch(
-            c,
-            b"HSET",
-            h.iter().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]).collect(),
-            2,
-        ),
-        Value::Set(s) => batch(c, b"SADD", s.iter().map(|e| e.to_vec()).collect(), 1),
-        Value::ZSet(z) => batch(
-            c,
-            b"ZADD",
-            z.iter()
-                .flat_map(|(m, s)| [slotkv_protocol::format_double(s).into_bytes(), m.to_vec()])
-                .collect(),
-            2,
-        ),
-    }
-}
-
 #[test]
 fn payloads_from_real_redis_decode_to_the_same_data() {
     if !redis_available() {

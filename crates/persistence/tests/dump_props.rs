@@ -199,6 +199,12 @@ fn legacy_encodings_decode() {
         canon(&restore_payload(&with_footer(body)).unwrap()),
         canon(&list([b("a"), b("b"), b("c")]))
     );
+    // Redis 7.2's listpack set: {"a", 5}.
+    let lp = [12u8, 0, 0, 0, 2, 0, 0x81, b'a', 2, 5, 1, 0xFF];
+    assert_eq!(
+        canon(&restore_payload(&blob(20, &lp)).unwrap()),
+        canon(&set([b("a"), b("5")]))
+    );
     // Duplicates are corrupt.
     let zl = ziplist(&[b"f", b"1", b"f", b"2"]);
     assert!(restore_payload(&blob(13, &zl)).is_err());
