@@ -243,17 +243,6 @@ impl<R: Read> StreamSource<R> {
     pub fn crc(&self) -> u64 {
         self.crc
     }
-
-    fn io_err(&self, e: io::Error, at_least: u64) -> PersistenceError {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            PersistenceError::Truncated { offset: at_least }
-        } else {
-            PersistenceError::Io {
-                offset: self.pos,
-                source: e,
-            }
-        }
-    }
 }
 
 impl<R: Read> Source for StreamSource<R> {
@@ -262,16 +251,40 @@ impl<R: Read> Source for StreamSource<R> {
     }
 
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<()> {
-        // On a short read the exact position is unknown; report where the item started.
-        let start = self.pos;
-        self.inner.read_exact(buf).map_err(|e| self.io_err(e, start))?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.inner.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    self.crc = crc64(self.crc, &buf[..filled]);
+                    self.pos += filled as u64;
+                    return Err(PersistenceError::Truncated { offset: self.pos });
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.pos += filled as u64;
+                    return Err(PersistenceError::Io {
+                        offset: self.pos,
+                        source: e,
+                    });
+                }
+            }
+        }
         self.pos += buf.len() as u64;
         self.crc = crc64(self.crc, buf);
         Ok(())
     }
 
     fn read_vec(&mut self, len: u64) -> Result<Vec<u8>> {
-        let mut v = Vec::with_capacity((len as usize).min(1 << 16));
+        const DIRECT: u64 = 1 << 16;
+        if len <= DIRECT {
+            // Small enough to allocate up front whatever the data says.
+            let mut v = vec![0u8; len as usize];
+            self.read_exact(&mut v)?;
+            return Ok(v);
+        }
+        // Large: grow with the data actually read, so a lying length costs nothing.
+        let mut v = Vec::with_capacity(DIRECT as usize);
         let n = (&mut self.inner)
             .take(len)
             .read_to_end(&mut v)
