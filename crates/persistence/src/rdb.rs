@@ -35,6 +35,15 @@ impl Default for RdbOptions {
     }
 }
 
+/// Options for [`read_rdb_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RdbLoadOptions {
+    /// Keep keys whose expire time has passed (a replica loading its master's snapshot
+    /// does this and waits for the master's DEL); by default they are skipped, as on a
+    /// master.
+    pub keep_expired: bool,
+}
+
 /// What [`read_rdb`] found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RdbStats {
@@ -91,7 +100,8 @@ fn aux(buf: &mut Vec<u8>, key: &str, value: &[u8]) {
 
 /// Writes every live key of `ks` (keys whose expire time is at or before `now_ms` are left
 /// out) as an RDB file Redis 7.0 loads. The writer is flushed at the end; wrapping a file
-/// in a `BufWriter` is left to the caller.
+/// in a `BufWriter`, fsync and renaming into place are left to the caller. `used-mem` is
+/// written as 0 (this crate does not know the process's memory use).
 pub fn write_rdb<W: Write>(w: W, ks: &Keyspace, now_ms: i64, opts: &RdbOptions) -> io::Result<()> {
     let mut out = CrcWriter {
         inner: w,
@@ -154,7 +164,20 @@ fn parse_header<R: Read>(src: &mut StreamSource<R>) -> Result<u32> {
 /// IDLE/FREQ hints and old second-resolution expire times. Module AUX data, the pre-release
 /// function format, streams and module values are `Unsupported`. The checksum is verified
 /// unless it is zero. Errors carry the byte offset at which the problem was found.
+///
+/// The reader is buffered internally and may be read past the end of the RDB data (an AOF
+/// with an RDB preamble goes on after it): [`RdbStats::bytes`] is where the RDB ended.
 pub fn read_rdb<R: Read>(r: R, ks: &mut Keyspace, now_ms: i64) -> Result<RdbStats> {
+    read_rdb_with(r, ks, now_ms, &RdbLoadOptions::default())
+}
+
+/// [`read_rdb`] with options.
+pub fn read_rdb_with<R: Read>(
+    r: R,
+    ks: &mut Keyspace,
+    now_ms: i64,
+    opts: &RdbLoadOptions,
+) -> Result<RdbStats> {
     let mut src = StreamSource::new(r);
     let mut stats = RdbStats {
         version: parse_header(&mut src)?,
@@ -240,7 +263,7 @@ pub fn read_rdb<R: Read>(r: R, ks: &mut Keyspace, now_ms: i64) -> Result<RdbStat
                         key: String::from_utf8_lossy(&key).into_owned(),
                     });
                 }
-                if when.is_some_and(|t| t <= now_ms) {
+                if !opts.keep_expired && when.is_some_and(|t| t <= now_ms) {
                     stats.expired_skipped += 1;
                     continue;
                 }

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 use slotkv_keyspace::{Keyspace, Value};
-use slotkv_persistence::{read_rdb, write_rdb, PersistenceError, RdbOptions};
+use slotkv_persistence::{read_rdb, read_rdb_with, write_rdb, PersistenceError, RdbLoadOptions, RdbOptions};
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
@@ -195,6 +195,12 @@ fn files_saved_by_real_redis_load_here() {
         assert_eq!(stats.expired_skipped, 25);
         assert_eq!(stats.keys_loaded as usize, total - 25);
         assert_eq!(later.dbs[3].len(), 26);
+        // A replica keeps them (and waits for the master's DEL).
+        let mut replica = Keyspace::new(16);
+        let opts = RdbLoadOptions { keep_expired: true };
+        let stats = read_rdb_with(bytes.as_slice(), &mut replica, now + 3_600_000, &opts).unwrap();
+        assert_eq!((stats.keys_loaded as usize, stats.expired_skipped), (total, 0));
+        assert_eq!(replica.dbs[3].len(), 51);
     }
 }
 
