@@ -443,6 +443,10 @@ pub fn sample_values() -> Vec<(String, Value)> {
         ("s:lzf".into(), Value::Str(b("abcdefgh".repeat(40)))),
         ("s:big-lzf".into(), Value::Str(b("0123456789".repeat(100_000)))),
         ("s:noise".into(), Value::Str(noise(50_000, 1))),
+        // Repeats at the largest LZF distance (8192) and just past it; a long run.
+        ("s:lzf-far".into(), Value::Str(noise(8192, 3).repeat(3))),
+        ("s:lzf-too-far".into(), Value::Str(noise(8193, 4).repeat(3))),
+        ("s:lzf-run".into(), Value::Str(vec![b'z'; 100_000])),
         ("s:binary".into(), Value::Str((0..=255u8).collect())),
     ];
     let edge_ints = [
