@@ -14,6 +14,7 @@ pub mod spec;
 pub mod testing;
 
 mod bitmap;
+mod dump;
 mod hash;
 mod keys;
 mod list;
@@ -36,6 +37,7 @@ pub fn data_commands() -> Vec<CommandSpec<DataFn>> {
     v.extend(string::specs());
     v.extend(bitmap::specs());
     v.extend(keys::specs());
+    v.extend(dump::specs());
     v.extend(list::specs());
     v.extend(hash::specs());
     v.extend(set::specs());
