@@ -26,6 +26,7 @@ pub async fn run(shared: Arc<Shared>) {
                 db.active_expire_cycle(now, 20, 16, &mut rng);
                 for k in std::mem::take(&mut db.expired) {
                     signal_key(&mut core.rest, i, &k);
+                    core.rest.repl.feed(i, &crate::propagate::del_command(&k));
                 }
             }
         }

@@ -200,6 +200,7 @@ pub fn execute(
     let block = ctx.block.take();
     let touched = std::mem::take(&mut ctx.touched_extra);
     let flushed = ctx.flushed.take();
+    let propagate_as = ctx.propagate_as.take();
     let db = ctx.db;
     drop(ctx);
 
@@ -217,8 +218,20 @@ pub fn execute(
     }
     if dirty > 0 {
         rest.dirty += dirty;
-        for pos in spec.key_positions(args) {
-            signal_key(rest, db, &args[pos]);
+        if !rest.watched.is_empty() || !rest.blocked.is_empty() {
+            for pos in spec.key_positions(args) {
+                signal_key(rest, db, &args[pos]);
+            }
+        }
+        if rest.repl.enabled {
+            match &propagate_as {
+                Some(cmds) => {
+                    for c in cmds {
+                        rest.repl.feed(db, c);
+                    }
+                }
+                None => rest.repl.feed(db, args),
+            }
         }
     }
     for (d, k) in &touched {
@@ -230,6 +243,7 @@ pub fn execute(
     let expired = std::mem::take(&mut ks.dbs[db].expired);
     for key in expired {
         signal_key(rest, db, &key);
+        rest.repl.feed(db, &crate::propagate::del_command(&key));
     }
     let threshold = rest.slowlog_threshold_us;
     if threshold >= 0 && elapsed_us >= threshold as u64 && !spec.has(flags::SKIP_SLOWLOG) {

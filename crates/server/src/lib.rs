@@ -11,6 +11,7 @@ mod cron;
 mod daemon;
 pub mod exec;
 pub mod log;
+pub mod propagate;
 pub mod shared;
 #[path = "main.rs"]
 pub mod startup;

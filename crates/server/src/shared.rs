@@ -95,6 +95,8 @@ pub struct CoreRest {
     /// Cached from the config (`slowlog-log-slower-than`, `slowlog-max-len`).
     pub slowlog_threshold_us: i64,
     pub slowlog_max_len: usize,
+    /// The write stream for replicas and the AOF.
+    pub repl: crate::propagate::ReplFeed,
 }
 
 /// The state guarded by the core lock.
