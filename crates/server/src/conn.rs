@@ -194,8 +194,11 @@ impl Session<'_> {
                 None => {}
                 Some(Action::Close) => return Step::Close,
                 Some(Action::Shutdown { save }) => {
-                    crate::request_shutdown(self.shared, save);
-                    return Step::Close;
+                    if crate::persist::final_save(self.shared, save).is_ok() {
+                        crate::request_shutdown(self.shared, save);
+                        return Step::Close;
+                    }
+                    self.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
                 }
                 Some(Action::None) => {}
                 Some(Action::Block(b)) => {

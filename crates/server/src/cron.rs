@@ -31,6 +31,11 @@ pub async fn run(shared: Arc<Shared>) {
             }
         }
         {
+            let mut core = shared.core.lock();
+            let core = &mut *core;
+            crate::persist::cron(&shared, &core.ks, &mut core.rest);
+        }
+        {
             let total = shared.core.lock().rest.total_commands;
             let dt = (now - last_ops.0).max(1) as u64;
             if dt >= 1000 || total < last_ops.1 {

@@ -2,8 +2,6 @@
 //! loading errors, daemonizing, `chdir` to `dir`, the pidfile, the banner and the
 //! `Ready to accept connections` line, listening errors, and signals.
 
-use std::sync::atomic::Ordering;
-
 use slotkv_config::Config;
 
 use crate::{bind_addresses, build_shared, listen, log, REDIS_COMPAT_VERSION, SLOTKV_VERSION};
@@ -101,6 +99,10 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             "standalone"
         };
         let shared = build_shared(config, port);
+        if let Err(e) = crate::persist::load_at_startup(&shared) {
+            tracing::warn!("{e}");
+            return 1;
+        }
         let mut listeners = Vec::new();
         if port != 0 {
             for (addr, optional) in bind_addresses(&binds, port) {
@@ -131,23 +133,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         tracing::info!("PID: {pid}");
         tracing::warn!("Server initialized");
         tracing::info!("Ready to accept connections tcp");
-        let stop = async {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) =
-                (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-            else {
-                std::future::pending::<()>().await;
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-                _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-            }
-        };
-        crate::run(shared.clone(), listeners, stop).await;
-        if !shared.shutdown_requested.load(Ordering::SeqCst) {
-            tracing::warn!("User requested shutdown...");
-        }
+        crate::run(shared.clone(), listeners).await;
         crate::shutdown_sequence(&shared);
         0
     });

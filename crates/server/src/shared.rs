@@ -97,6 +97,8 @@ pub struct CoreRest {
     pub slowlog_max_len: usize,
     /// The write stream for replicas and the AOF.
     pub repl: crate::propagate::ReplFeed,
+    /// Background save state.
+    pub save: crate::persist::SaveState,
 }
 
 /// The state guarded by the core lock.
