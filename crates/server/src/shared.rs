@@ -72,11 +72,14 @@ pub struct Waiter {
     pub notify: Arc<Notify>,
 }
 
+/// A client watching a key: its id and the flag EXEC checks.
+pub type Watcher = (u64, Arc<AtomicBool>);
+
 /// Everything that lives under the core lock besides the keyspace.
 #[derive(Default)]
 pub struct CoreRest {
     /// WATCHed keys → the flags of the clients watching them.
-    pub watched: HashMap<(usize, Key), Vec<(u64, Arc<AtomicBool>)>>,
+    pub watched: HashMap<(usize, Key), Vec<Watcher>>,
     /// Keys with blocked clients → the waiters, in arrival order.
     pub blocked: HashMap<(usize, Key), Vec<Waiter>>,
     /// Channel → subscribers.
