@@ -832,4 +832,120 @@ mod tests {
             "#,
         );
     }
+
+    use bytes::Bytes;
+    use slotkv_keyspace::Value;
+    use slotkv_protocol::{ProtocolVersion, ReplyWriter};
+
+    use crate::testing::Harness;
+    use crate::Ctx;
+
+    fn args(s: &str) -> Vec<Bytes> {
+        s.split_whitespace()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn raw(h: &mut Harness, key: &[u8]) -> Vec<u8> {
+        match h.ks.dbs[h.db].peek(key, h.now_ms) {
+            Some(Value::Str(s)) => s.clone(),
+            other => panic!("not a string: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn setbit_propagates_only_changes() {
+        let mut h = Harness::new();
+        assert_eq!(h.run("SETBIT k 7 1"), ":0\r\n");
+        assert_eq!(h.run("SETBIT k 7 1"), ":1\r\n");
+        assert_eq!(h.run("SETBIT k 3 0"), ":0\r\n");
+        assert_eq!(h.propagated.len(), 1);
+        // Growing the string is a change even when the bit written is 0.
+        assert_eq!(h.run("SETBIT k 20 0"), ":0\r\n");
+        assert_eq!(h.propagated.len(), 2);
+        assert_eq!(raw(&mut h, b"k"), vec![1, 0, 0]);
+        assert_eq!(h.run("SETBIT new 0 0"), ":0\r\n");
+        assert_eq!(h.propagated.len(), 3);
+        assert_eq!(raw(&mut h, b"new"), vec![0]);
+    }
+
+    #[test]
+    fn bitop_bytes() {
+        let mut h = Harness::new();
+        h.run_args(&[b"SET", b"a", b"\xf0\x0f\x55"]);
+        h.run_args(&[b"SET", b"b", b"\xff\x01"]);
+        assert_eq!(h.run("BITOP AND d a b"), ":3\r\n");
+        assert_eq!(raw(&mut h, b"d"), b"\xf0\x01\x00");
+        assert_eq!(h.run("BITOP OR d a b"), ":3\r\n");
+        assert_eq!(raw(&mut h, b"d"), b"\xff\x0f\x55");
+        assert_eq!(h.run("BITOP XOR d a b a"), ":3\r\n");
+        assert_eq!(raw(&mut h, b"d"), b"\xff\x01\x00");
+        assert_eq!(h.run("BITOP NOT d a"), ":3\r\n");
+        assert_eq!(raw(&mut h, b"d"), b"\x0f\xf0\xaa");
+        assert_eq!(h.run("BITOP AND d a nokey"), ":3\r\n");
+        assert_eq!(raw(&mut h, b"d"), b"\x00\x00\x00");
+        h.propagated.clear();
+        assert_eq!(h.run("BITOP OR nothing nokey"), ":0\r\n");
+        assert!(h.propagated.is_empty());
+    }
+
+    #[test]
+    fn bitfield_counts_changes_and_resp3_null() {
+        let mut h = Harness::new();
+        h.version = ProtocolVersion::Resp3;
+        assert_eq!(
+            h.run("BITFIELD k OVERFLOW FAIL INCRBY u2 0 7 SET u2 0 1 GET u2 0"),
+            "*3\r\n_\r\n:0\r\n:1\r\n"
+        );
+        assert_eq!(h.propagated.len(), 1);
+        h.propagated.clear();
+        assert_eq!(h.run("BITFIELD k GET u2 0"), "*1\r\n:1\r\n");
+        assert!(h.propagated.is_empty());
+        let mut out = ReplyWriter::new(ProtocolVersion::Resp2);
+        let mut ctx = Ctx::new(&mut h.ks, 0, &mut out, 0);
+        super::bitfield(&mut ctx, &args("BITFIELD k SET u8 0 1 INCRBY u8 0 1 GET u8 0")).unwrap();
+        assert_eq!(ctx.dirty, 2);
+    }
+
+    #[test]
+    fn offsets_respect_proto_max_bulk_len() {
+        let mut h = Harness::new();
+        let mut out = ReplyWriter::new(ProtocolVersion::Resp2);
+        let mut ctx = Ctx::new(&mut h.ks, 0, &mut out, 0);
+        ctx.max_bulk = 4;
+        let e = super::setbit(&mut ctx, &args("SETBIT k 32 1")).unwrap_err();
+        assert_eq!(e.to_string(), "ERR bit offset is not an integer or out of range");
+        super::setbit(&mut ctx, &args("SETBIT k 31 1")).unwrap();
+        let e = super::getbit(&mut ctx, &args("GETBIT k 32")).unwrap_err();
+        assert_eq!(e, crate::CmdError::BitOffset);
+        // A field may end a few bytes past the limit, as in Redis.
+        super::bitfield(&mut ctx, &args("BITFIELD k SET i64 31 -1")).unwrap();
+        let e = super::bitfield(&mut ctx, &args("BITFIELD k SET i8 #4 1")).unwrap_err();
+        assert_eq!(e, crate::CmdError::BitOffset);
+        drop(ctx);
+        assert_eq!(
+            String::from_utf8_lossy(&out.buf),
+            ":0\r\n*1\r\n:-9223372036854775808\r\n"
+        );
+        assert_eq!(raw(&mut h, b"k").len(), 12);
+    }
+
+    #[test]
+    fn bitpos_and_bitcount_on_long_strings() {
+        let mut h = Harness::new();
+        let mut v = vec![0u8; 1000];
+        v[700] = 0x10;
+        h.ks.dbs[0].set(b"z", Value::Str(v), 0);
+        assert_eq!(h.run("BITPOS z 1"), ":5603\r\n");
+        assert_eq!(h.run("BITPOS z 1 701"), ":-1\r\n");
+        assert_eq!(h.run("BITPOS z 0 5600 5610 BIT"), ":5600\r\n");
+        assert_eq!(h.run("BITPOS z 1 5600 5610 BIT"), ":5603\r\n");
+        assert_eq!(h.run("BITCOUNT z"), ":1\r\n");
+        assert_eq!(h.run("BITCOUNT z 5604 -1 BIT"), ":0\r\n");
+        h.ks.dbs[0].set(b"o", Value::Str(vec![0xff; 1000]), 0);
+        assert_eq!(h.run("BITPOS o 0"), ":8000\r\n");
+        assert_eq!(h.run("BITPOS o 0 10"), ":8000\r\n");
+        assert_eq!(h.run("BITPOS o 0 10 -1"), ":-1\r\n");
+        assert_eq!(h.run("BITCOUNT o 1 -2"), ":7984\r\n");
+    }
 }

@@ -901,8 +901,11 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], readonly: bool) -> CmdResult 
             j += 1;
         } else if is(a, "by") && left >= 1 {
             sortby = Some(&args[j + 1]);
-            // A pattern without '*' names no per-element key: keep the stored order.
-            dontsort = !c_str(&args[j + 1]).contains(&b'*');
+            // A pattern without '*' names no per-element key: keep the stored order. Like
+            // Redis, a later BY with a pattern doesn't undo that.
+            if !c_str(&args[j + 1]).contains(&b'*') {
+                dontsort = true;
+            }
             j += 1;
         } else if is(a, "get") && left >= 1 {
             gets.push(&args[j + 1]);
@@ -1800,6 +1803,19 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn sort_by_nosort_is_sticky() {
+        script(
+            r#"
+            !rpush n 3 1 2
+            !mset w_3 3 w_1 2 w_2 1
+            sort n by nosort by w_* => *3\r\n$1\r\n3\r\n$1\r\n1\r\n$1\r\n2\r\n
+            sort n by w_* by nosort => *3\r\n$1\r\n3\r\n$1\r\n1\r\n$1\r\n2\r\n
+            sort n by w_* => *3\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n3\r\n
+            "#,
+        );
+    }
+
+    #[test]
     fn sort_binary_patterns() {
         let mut h = Harness::new();
         populate(&mut h, &words("rpush l a b"));
@@ -1857,5 +1873,30 @@ pub(crate) mod tests {
         h.run("PEXPIRE b 1");
         h.now_ms += 1;
         assert_eq!(h.run("RENAME b c"), "-ERR no such key\r\n");
+    }
+
+    /// Differential testing aid: runs the commands in the file named by `SLOTKV_REPLAY`
+    /// (one per line, `!` setup lines allowed) and writes each reply, `\r\n` escaped, to
+    /// `SLOTKV_REPLAY.out`.
+    #[test]
+    #[ignore]
+    fn replay_file() {
+        let Ok(path) = std::env::var("SLOTKV_REPLAY") else {
+            return;
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut h = Harness::new();
+        let mut out = String::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let w = words(line.trim_start_matches('!'));
+            if line.starts_with('!') {
+                populate(&mut h, &w);
+                continue;
+            }
+            let args: Vec<&[u8]> = w.iter().map(Vec::as_slice).collect();
+            out.push_str(&h.run_args(&args).replace("\r\n", "\\r\\n"));
+            out.push('\n');
+        }
+        std::fs::write(format!("{path}.out"), out).unwrap();
     }
 }
