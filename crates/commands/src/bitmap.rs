@@ -88,7 +88,12 @@ fn string_for_write<'c>(
     if need > ctx.max_bulk.saturating_add(8) {
         return Err(CmdError::StringTooLong);
     }
-    let existing = get_str(ctx, key)?.map(Vec::len);
+    // A write lookup: no keyspace hit/miss is counted.
+    let existing = match ctx.get_mut(key) {
+        None => None,
+        Some(Value::Str(s)) => Some(s.len()),
+        Some(_) => return Err(CmdError::WrongType),
+    };
     let now = ctx.now_ms;
     let v = ctx.db().get_or_insert_with(key, now, || Value::Str(Vec::new()));
     let Value::Str(s) = v else {
@@ -175,12 +180,19 @@ fn count_bits(s: &[u8], from: u64, to: u64) -> u64 {
     if fb == tb {
         return u64::from((s[fb] & head & tail).count_ones());
     }
-    let mut n = u64::from((s[fb] & head).count_ones()) + u64::from((s[tb] & tail).count_ones());
-    n += s[fb + 1..tb]
-        .iter()
-        .map(|b| u64::from(b.count_ones()))
-        .sum::<u64>();
-    n
+    let edges = u64::from((s[fb] & head).count_ones()) + u64::from((s[tb] & tail).count_ones());
+    edges + popcount(&s[fb + 1..tb])
+}
+
+/// Set bits in a byte slice, a word at a time.
+fn popcount(s: &[u8]) -> u64 {
+    let words = s.chunks_exact(8);
+    let tail: u64 = words.remainder().iter().map(|b| u64::from(b.count_ones())).sum();
+    words.fold(tail, |n, w| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        n + u64::from(u64::from_ne_bytes(word).count_ones())
+    })
 }
 
 fn bitcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
