@@ -1095,7 +1095,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], readonly: bool) -> CmdResult 
             }
         }
         Some(dst) => {
-            let mut list = slotkv_keyspace::ListValue::with_capacity(outputlen);
+            let mut list = slotkv_keyspace::ListValue::with_capacity(outputlen.min(4096));
             for it in picked {
                 if gets.is_empty() {
                     list.push_back(it.elem.clone());
@@ -1925,6 +1925,9 @@ pub(crate) mod tests {
         };
         let text = std::fs::read_to_string(&path).unwrap();
         let mut h = Harness::new();
+        if let Some(now) = std::env::var("SLOTKV_NOW").ok().and_then(|n| n.parse().ok()) {
+            h.now_ms = now;
+        }
         let mut out = String::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let w = words(line.trim_start_matches('!'));
