@@ -136,6 +136,7 @@ used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "use
 echo "slotkv: $SLOTKV_BIN"
 echo "redis:  $REDIS_BIN ($("$REDIS_BIN" --version | awk '{print $3}'))"
 echo "redis-benchmark -t $TESTS -c $CLIENTS -n $N, pipelines: $PIPELINES, best of $ROUNDS; $(nproc) cores"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (numbers mean little above ~0.5)"
 echo
 
 # ---- throughput and latency -------------------------------------------------------------
