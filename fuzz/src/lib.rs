@@ -138,12 +138,9 @@ mod tests {
         check_request_parser(&data);
     }
 
-    /// Found by this target: an inline line with a NUL byte. `split_args` treats NUL as a
-    /// separator inside a token but not when skipping whitespace, so it pushes empty
-    /// arguments forever (a remote OOM: any client can send `"\0\n"`). Redis's
-    /// sdssplitargs works on a C string, so NUL ends the line. Un-ignore when fixed.
+    /// Found by this target: an inline line with a NUL byte once made `split_args` push
+    /// empty arguments forever. NUL now ends the line, as in Redis's sdssplitargs.
     #[test]
-    #[ignore = "known bug in slotkv_protocol::split_args: endless loop on NUL"]
     fn inline_nul_byte() {
         check_request_parser(b"\x0a\x00\x00\x00\x06\x0a");
     }

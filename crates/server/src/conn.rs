@@ -187,6 +187,8 @@ impl Session<'_> {
                     }
                     self.block_deadline = None;
                 }
+                // The batch's writes reach the AOF before any of its replies is sent.
+                crate::aof::flush_pending(&mut core.rest);
                 action
             };
             self.update_info(conn);

@@ -5,6 +5,7 @@
 //! → a handler of `slotkv-commands` or of `cmds`. `shared` documents what each lock
 //! guards. `cron` runs the periodic jobs (active expiry, client timeouts, stats).
 
+pub mod aof;
 pub mod cmds;
 mod conn;
 mod cron;

@@ -37,7 +37,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             return 1;
         }
     }
-    let dir = config.get_str("dir");
+    let dir = config.dir().to_string();
     if !dir.is_empty() {
         if let Err(e) = std::env::set_current_dir(&dir) {
             eprintln!("Can't chdir to '{dir}': {e}");
@@ -99,7 +99,18 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             "standalone"
         };
         let shared = build_shared(config, port);
-        if let Err(e) = crate::persist::load_at_startup(&shared) {
+        // With appendonly yes the AOF is the source of truth, as in Redis.
+        let loaded = match crate::aof::load_at_startup(&shared) {
+            Ok(used_aof) => {
+                if used_aof {
+                    Ok(())
+                } else {
+                    crate::persist::load_at_startup(&shared)
+                }
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = loaded {
             tracing::warn!("{e}");
             return 1;
         }

@@ -188,6 +188,13 @@ pub fn final_save(shared: &Shared, force: Option<bool>) -> Result<(), String> {
         tracing::warn!("There is a child saving an .rdb. Killing it!");
         crate::fork::kill_child(pid);
     }
+    if core.rest.aof.enabled {
+        crate::aof::flush_pending(&mut core.rest);
+        core.rest.aof.sync_now();
+        if let Some((pid, _, _, _)) = core.rest.aof.rewrite.take() {
+            crate::fork::kill_child(pid);
+        }
+    }
     if !wanted {
         return Ok(());
     }

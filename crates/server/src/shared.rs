@@ -102,6 +102,8 @@ pub struct CoreRest {
     pub repl: crate::propagate::ReplFeed,
     /// Background save state.
     pub save: crate::persist::SaveState,
+    /// The append-only file.
+    pub aof: crate::aof::AofState,
 }
 
 /// The state guarded by the core lock.

@@ -28,6 +28,14 @@ pub(crate) fn specs() -> Vec<Spec> {
             g,
             h(bgsave),
         ),
+        cmd(
+            "bgrewriteaof",
+            1,
+            ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+            (0, 0, 0),
+            g,
+            h(bgrewriteaof),
+        ),
     ]
 }
 
@@ -55,5 +63,11 @@ fn bgsave(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     }
     crate::persist::start_bgsave(s.shared, s.data.ks, s.rest).map_err(CmdError::Raw)?;
     s.data.out.simple("Background saving started");
+    Ok(())
+}
+
+fn bgrewriteaof(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
+    crate::aof::start_rewrite(s.shared, s.data.ks, s.rest).map_err(CmdError::Raw)?;
+    s.data.out.simple("Background append only file rewriting started");
     Ok(())
 }
