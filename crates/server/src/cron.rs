@@ -26,8 +26,16 @@ pub async fn run(shared: Arc<Shared>) {
                 db.active_expire_cycle(now, 20, 16, &mut rng);
                 for k in std::mem::take(&mut db.expired) {
                     signal_key(&mut core.rest, i, &k);
+                    core.rest.repl.feed(i, &crate::propagate::del_command(&k));
                 }
             }
+            crate::aof::flush_pending(&mut core.rest);
+        }
+        {
+            let mut core = shared.core.lock();
+            let core = &mut *core;
+            crate::persist::cron(&shared, &core.ks, &mut core.rest);
+            crate::aof::cron(&shared, &core.ks, &mut core.rest);
         }
         {
             let total = shared.core.lock().rest.total_commands;

@@ -60,6 +60,42 @@ pub struct ConnState {
 }
 
 impl ConnState {
+    /// A connection state for commands the server runs on its own behalf (loading the AOF,
+    /// applying a master's stream): authenticated, database 0, not in the client registry.
+    pub fn internal(shared: &Shared) -> ConnState {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let handle = Arc::new(ClientHandle {
+            id: 0,
+            addr,
+            laddr: addr,
+            created_ms: 0,
+            info: Default::default(),
+            kill: Default::default(),
+            killed: Default::default(),
+            is_monitor: Default::default(),
+        });
+        let (push_tx, _) = tokio::sync::mpsc::unbounded_channel();
+        let _ = shared;
+        ConnState {
+            id: 0,
+            handle,
+            db: 0,
+            authenticated: true,
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            subs: Subscriptions::default(),
+            push_tx,
+            action: None,
+            monitor: false,
+            last_cmd: "NULL",
+            readonly: false,
+            asking: false,
+            lib_name: String::new(),
+            lib_ver: String::new(),
+        }
+    }
+
     pub fn in_subscribe_mode(&self) -> bool {
         self.subs.count() > 0
     }
@@ -200,6 +236,7 @@ pub fn execute(
     let block = ctx.block.take();
     let touched = std::mem::take(&mut ctx.touched_extra);
     let flushed = ctx.flushed.take();
+    let propagate_as = ctx.propagate_as.take();
     let db = ctx.db;
     drop(ctx);
 
@@ -217,8 +254,20 @@ pub fn execute(
     }
     if dirty > 0 {
         rest.dirty += dirty;
-        for pos in spec.key_positions(args) {
-            signal_key(rest, db, &args[pos]);
+        if !rest.watched.is_empty() || !rest.blocked.is_empty() {
+            for pos in spec.key_positions(args) {
+                signal_key(rest, db, &args[pos]);
+            }
+        }
+        if rest.repl.enabled {
+            match &propagate_as {
+                Some(cmds) => {
+                    for c in cmds {
+                        rest.repl.feed(db, c);
+                    }
+                }
+                None => rest.repl.feed(db, args),
+            }
         }
     }
     for (d, k) in &touched {
@@ -230,6 +279,7 @@ pub fn execute(
     let expired = std::mem::take(&mut ks.dbs[db].expired);
     for key in expired {
         signal_key(rest, db, &key);
+        rest.repl.feed(db, &crate::propagate::del_command(&key));
     }
     let threshold = rest.slowlog_threshold_us;
     if threshold >= 0 && elapsed_us >= threshold as u64 && !spec.has(flags::SKIP_SLOWLOG) {

@@ -72,14 +72,14 @@ pub struct Waiter {
     pub notify: Arc<Notify>,
 }
 
-/// The clients watching one key: (client id, its "a watched key changed" flag).
-pub type Watchers = Vec<(u64, Arc<AtomicBool>)>;
+/// A client watching a key: its id and the flag EXEC checks.
+pub type Watcher = (u64, Arc<AtomicBool>);
 
 /// Everything that lives under the core lock besides the keyspace.
 #[derive(Default)]
 pub struct CoreRest {
     /// WATCHed keys → the flags of the clients watching them.
-    pub watched: HashMap<(usize, Key), Watchers>,
+    pub watched: HashMap<(usize, Key), Vec<Watcher>>,
     /// Keys with blocked clients → the waiters, in arrival order.
     pub blocked: HashMap<(usize, Key), Vec<Waiter>>,
     /// Channel → subscribers.
@@ -98,6 +98,12 @@ pub struct CoreRest {
     /// Cached from the config (`slowlog-log-slower-than`, `slowlog-max-len`).
     pub slowlog_threshold_us: i64,
     pub slowlog_max_len: usize,
+    /// The write stream for replicas and the AOF.
+    pub repl: crate::propagate::ReplFeed,
+    /// Background save state.
+    pub save: crate::persist::SaveState,
+    /// The append-only file.
+    pub aof: crate::aof::AofState,
 }
 
 /// The state guarded by the core lock.

@@ -100,6 +100,7 @@ fn exec(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     s.data.out.array_len(state.queued.len());
     let now = s.data.now_ms;
+    s.rest.repl.begin_multi();
     for args in &state.queued {
         match s.shared.table.resolve(args) {
             Ok(spec) => execute(
@@ -116,6 +117,7 @@ fn exec(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
             Err(e) => crate::exec::reply_error(s.rest, s.data.out, &e),
         }
     }
+    s.rest.repl.end_multi();
     s.data.db = s.conn.db;
     Ok(())
 }
