@@ -70,6 +70,35 @@ fn active_expiry_removes_untouched_keys() {
 }
 
 #[test]
+fn keys_and_expiry_match_redis() {
+    assert_same_replies(&[
+        &["SET", "kx:a", "1"],
+        &["EXISTS", "kx:a", "kx:a", "kx:none"],
+        &["TYPE", "kx:a"],
+        &["TTL", "kx:a"],
+        &["EXPIRE", "kx:a", "1000"],
+        &["EXPIRE", "kx:a", "1000", "NX"],
+        &["PERSIST", "kx:a"],
+        &["TTL", "kx:a"],
+        &["TTL", "kx:none"],
+        &["PEXPIRE", "kx:a", "0"],
+        &["EXISTS", "kx:a"],
+        &["SET", "kx:b", "2"],
+        &["RENAME", "kx:b", "kx:c"],
+        &["RENAME", "kx:none", "kx:d"],
+        &["RENAMENX", "kx:c", "kx:c"],
+        &["COPY", "kx:c", "kx:e"],
+        &["GET", "kx:e"],
+        &["DEL", "kx:c", "kx:e", "kx:none"],
+        &["UNLINK", "kx:c"],
+        &["SET", "kx:t", "v"],
+        &["TOUCH", "kx:t", "kx:none"],
+        &["OBJECT", "ENCODING", "kx:t"],
+        &["EXPIRETIME", "kx:t"],
+    ]);
+}
+
+#[test]
 fn lazy_expiry_on_access() {
     let s = start(&["--hz", "1"]);
     let mut c = s.client();

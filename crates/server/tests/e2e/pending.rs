@@ -150,36 +150,6 @@ fn blpop_timeout_returns_nil() {
     assert_eq!(c.raw(&encode(&["BLPOP", "bl:never", "0.1"])), b"_\r\n");
 }
 
-/// Needs the keys family.
-#[test]
-fn keys_and_expiry_match_redis() {
-    assert_same_replies(&[
-        &["SET", "kx:a", "1"],
-        &["EXISTS", "kx:a", "kx:a", "kx:none"],
-        &["TYPE", "kx:a"],
-        &["TTL", "kx:a"],
-        &["EXPIRE", "kx:a", "1000"],
-        &["EXPIRE", "kx:a", "1000", "NX"],
-        &["PERSIST", "kx:a"],
-        &["TTL", "kx:a"],
-        &["TTL", "kx:none"],
-        &["PEXPIRE", "kx:a", "0"],
-        &["EXISTS", "kx:a"],
-        &["SET", "kx:b", "2"],
-        &["RENAME", "kx:b", "kx:c"],
-        &["RENAME", "kx:none", "kx:d"],
-        &["RENAMENX", "kx:c", "kx:c"],
-        &["COPY", "kx:c", "kx:e"],
-        &["GET", "kx:e"],
-        &["DEL", "kx:c", "kx:e", "kx:none"],
-        &["UNLINK", "kx:c"],
-        &["SET", "kx:t", "v"],
-        &["TOUCH", "kx:t", "kx:none"],
-        &["OBJECT", "ENCODING", "kx:t"],
-        &["EXPIRETIME", "kx:t"],
-    ]);
-}
-
 /// Needs the list family.
 #[test]
 fn lists_match_redis() {

@@ -234,3 +234,106 @@ fn error_texts_match_redis() {
         &["HELLO", "3", "NOSUCHOPT"],
     ]);
 }
+
+/// Sends `input` then a PING on one connection and collects the replies until the PONG
+/// (the connection survived) or the close (it did not).
+fn replies_until_pong_or_close(s: &ServerProcess, input: &[u8]) -> (Vec<Reply>, bool) {
+    let mut c = s.client();
+    let mut bytes = input.to_vec();
+    bytes.extend_from_slice(&encode(&["PING"]));
+    c.write_raw(&bytes).unwrap();
+    let mut replies = Vec::new();
+    loop {
+        match c.try_read_reply() {
+            Ok(r) if r == Reply::status("PONG") => return (replies, false),
+            Ok(r) => replies.push(r),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return (replies, true),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (replies, true),
+            Err(e) => panic!("reading replies: {e}"),
+        }
+    }
+}
+
+#[track_caller]
+fn assert_protocol_cases_match(ours: &ServerProcess, theirs: &ServerProcess, cases: &[&[u8]]) {
+    for input in cases {
+        let a = replies_until_pong_or_close(ours, input);
+        let b = replies_until_pong_or_close(theirs, input);
+        let shown = String::from_utf8_lossy(&input[..input.len().min(80)]);
+        assert_eq!(
+            a, b,
+            "input {shown:?}: left slotkv, right redis-server (replies, closed)"
+        );
+    }
+}
+
+#[test]
+fn protocol_edge_cases_match_redis() {
+    let s = shared();
+    let r = start_redis(&[]);
+    let long_count = format!("*1\r\n${}\r\n", "1".repeat(70_000));
+    let long_mbulk = format!("*{}\r\n", "1".repeat(70_000));
+    let mut big_inline = vec![b'a'; 70_000];
+    big_inline.push(b' ');
+    let cases: &[&[u8]] = &[
+        b"*0\r\n",
+        b"*-1\r\n",
+        b"*-10\r\n",
+        b"\r\n",
+        b"   \r\n",
+        b"*1\r\n$0\r\n\r\n",
+        b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n",
+        b"*1\r\n$4\r\nPINGxx",
+        b"*3000000000\r\n",
+        b"*1500000000\r\n",
+        b"*1\r\n$\r\n",
+        b"*\r\n",
+        b"*1\r\n$abc\r\n",
+        b"*1\r\n$1\r\n",
+        b"ECHO \"a\\x41\\tb\"\r\n",
+        b"ECHO \"a\"b\r\n",
+        b"ECHO 'a\r\n",
+        b"\"\"\r\n",
+        long_count.as_bytes(),
+        long_mbulk.as_bytes(),
+        &big_inline,
+    ];
+    assert_protocol_cases_match(&s, &r, cases);
+}
+
+#[test]
+fn unauthenticated_protocol_limits_match_redis() {
+    // Redis refuses big requests before AUTH (a cheap DoS guard).
+    let s = start(&["--requirepass", "pw"]);
+    let r = start_redis(&["--requirepass", "pw"]);
+    let big_bulk = format!("*2\r\n$4\r\nAUTH\r\n${}\r\n", 20_000);
+    let cases: &[&[u8]] = &[
+        b"*11\r\n",
+        b"*10\r\n",
+        big_bulk.as_bytes(),
+        b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*20\r\n",
+    ];
+    assert_protocol_cases_match(&s, &r, cases);
+}
+
+#[test]
+fn quit_and_reset() {
+    assert_same_replies(&[
+        &["SELECT", "3"],
+        &["MULTI"],
+        &["RESET"],
+        &["EXEC"],
+        &["SUBSCRIBE", "reset:ch"],
+        &["RESET"],
+        &["GET", "reset:none"],
+    ]);
+    let s = shared();
+    let mut c = s.client();
+    c.cmd(&["HELLO", "3"]);
+    c.cmd_ok(&["SELECT", "4"]);
+    assert_eq!(c.cmd(&["RESET"]), Reply::status("RESET"));
+    // Back to RESP2 and db 0.
+    assert_eq!(c.raw(&encode(&["GET", "reset:none"])), b"$-1\r\n");
+    c.write_raw(&encode(&["QUIT"])).unwrap();
+    assert_eq!(c.read_until_closed(Duration::from_secs(5)), b"+OK\r\n");
+}
