@@ -72,6 +72,7 @@ pub struct Waiter {
 #[derive(Default)]
 pub struct CoreRest {
     /// WATCHed keys → the flags of the clients watching them.
+    #[allow(clippy::type_complexity)]
     pub watched: HashMap<(usize, Key), Vec<(u64, Arc<AtomicBool>)>>,
     /// Keys with blocked clients → the waiters, in arrival order.
     pub blocked: HashMap<(usize, Key), Vec<Waiter>>,
@@ -91,6 +92,21 @@ pub struct CoreRest {
     /// Cached from the config (`slowlog-log-slower-than`, `slowlog-max-len`).
     pub slowlog_threshold_us: i64,
     pub slowlog_max_len: usize,
+    /// Replication id (`master_replid`); generated on first use, changed by DEBUG
+    /// CHANGE-REPL-ID.
+    pub repl_id: String,
+    /// Peak of the memory figure INFO reports (`used_memory_peak`).
+    pub used_memory_peak: u64,
+}
+
+impl CoreRest {
+    /// The replication id, generated on first use.
+    pub fn repl_id(&mut self) -> &str {
+        if self.repl_id.len() != 40 {
+            self.repl_id = random_hex40();
+        }
+        &self.repl_id
+    }
 }
 
 /// The state guarded by the core lock.
