@@ -77,7 +77,7 @@ pub fn format_client_line(c: &ClientLine) -> String {
     let tot_mem = 20 * 1024 + c.qbuf + qbuf_free;
     format!(
         "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
-qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} \
+qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} \
 user=default redir=-1 resp={}",
         c.id,
         c.addr,

@@ -104,17 +104,29 @@ fn write_unknown_key_spec(out: &mut ReplyWriter, spec: &Spec) {
     }
 }
 
+/// Flag names as Redis 7.0 reports them: `sentinel` and `may_replicate` are hidden, and
+/// `movablekeys` comes before `allow_busy`.
+pub fn reported_flags(spec: &Spec) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = spec
+        .flag_names()
+        .into_iter()
+        .filter(|f| !matches!(*f, "sentinel" | "may_replicate" | "movablekeys" | "allow_busy"))
+        .collect();
+    if spec.is_movable() {
+        v.push("movablekeys");
+    }
+    if spec.has(ALLOW_BUSY) {
+        v.push("allow_busy");
+    }
+    v
+}
+
 /// One 10-element COMMAND INFO entry (Redis 7.0 layout).
 pub fn write_command_info(out: &mut ReplyWriter, spec: &Spec) {
     out.array_len(10);
     out.bulk(spec.name.as_bytes());
     out.int(i64::from(spec.arity));
-    // Redis does not list `sentinel` among a command's flags.
-    let flags: Vec<&str> = spec
-        .flag_names()
-        .into_iter()
-        .filter(|f| *f != "sentinel")
-        .collect();
+    let flags = reported_flags(spec);
     out.set_len(flags.len());
     for f in &flags {
         out.simple(f);
@@ -422,5 +434,46 @@ $7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n";
         let s = String::from_utf8_lossy(&out.buf).into_owned();
         assert!(s.contains("$7\r\nlastkey\r\n:-1\r\n$7\r\nkeystep\r\n:2\r\n"));
         assert!(s.contains("+@write\r\n+@string\r\n+@slow\r\n"));
+    }
+
+    #[test]
+    fn acl_categories_in_redis_order() {
+        let del = cmd(
+            "del",
+            -2,
+            WRITE,
+            (1, -1, 1),
+            Group::Generic,
+            Handler::Srv(command_count),
+        );
+        assert_eq!(del.acl_categories(), ["@keyspace", "@write", "@slow"]);
+        assert_eq!(get_spec().acl_categories(), ["@read", "@string", "@fast"]);
+        let role = cmd(
+            "role",
+            1,
+            NOSCRIPT | FAST,
+            (0, 0, 0),
+            Group::Server,
+            Handler::Srv(command_count),
+        )
+        .acl(&["@admin", "@dangerous"]);
+        assert_eq!(role.acl_categories(), ["@admin", "@fast", "@dangerous"]);
+    }
+
+    #[test]
+    fn hidden_flags_and_movablekeys_order() {
+        fn keys(_: &[Bytes]) -> Vec<usize> {
+            Vec::new()
+        }
+        let sp = cmd(
+            "x",
+            -1,
+            NOSCRIPT | MAY_REPLICATE | SENTINEL | ALLOW_BUSY,
+            (0, 0, 0),
+            Group::Server,
+            Handler::Srv(command_count),
+        )
+        .keys_fn(keys);
+        assert_eq!(reported_flags(&sp), ["noscript", "movablekeys", "allow_busy"]);
     }
 }

@@ -45,7 +45,7 @@ fn config_get(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn config_set(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     if !(args.len() - 2).is_multiple_of(2) {
-        return Err(CmdError::WrongArity("config|set".into()));
+        return Err(CmdError::Syntax);
     }
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = args[2..]
         .chunks(2)

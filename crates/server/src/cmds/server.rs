@@ -13,7 +13,7 @@ pub(crate) fn specs() -> Vec<Spec> {
     let g = Group::Server;
     let h = |f: SrvFn| Handler::Srv(f);
     vec![
-        cmd("dbsize", 1, READONLY | FAST, (0, 0, 0), g, h(dbsize)),
+        cmd("dbsize", 1, READONLY | FAST, (0, 0, 0), g, h(dbsize)).acl(&["@keyspace"]),
         cmd("flushdb", -1, WRITE, (0, 0, 0), g, h(flushdb)).acl(&["@keyspace", "@dangerous"]),
         cmd("flushall", -1, WRITE, (0, 0, 0), g, h(flushall)).acl(&["@keyspace", "@dangerous"]),
         cmd("time", 1, LOADING | STALE | FAST, (0, 0, 0), g, h(time)).since("2.6.0"),
@@ -90,6 +90,15 @@ pub(crate) fn specs() -> Vec<Spec> {
                     (0, 0, 0),
                     g,
                     h(latency_doctor),
+                )
+                .since("2.8.13"),
+                cmd(
+                    "latency|graph",
+                    3,
+                    ADMIN | NOSCRIPT | LOADING | STALE,
+                    (0, 0, 0),
+                    g,
+                    h(latency_graph),
                 )
                 .since("2.8.13"),
                 cmd("latency|help", 2, LOADING | STALE, (0, 0, 0), g, h(latency_help)).since("2.8.13"),
@@ -317,6 +326,12 @@ pub fn write_slowlog_entry(out: &mut ReplyWriter, e: &crate::shared::SlowlogEntr
 }
 
 fn slowlog_get(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try SLOWLOG HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
+    }
     let count = match args.get(2) {
         None => 10,
         Some(a) => match slotkv_protocol::parse_i64(a) {
@@ -325,9 +340,6 @@ fn slowlog_get(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             _ => return Err(CmdError::err("count should be greater than or equal to -1")),
         },
     };
-    if args.len() > 3 {
-        return Err(CmdError::WrongArity("slowlog|get".into()));
-    }
     let n = count.min(s.rest.slowlog.len());
     let out = &mut *s.data.out;
     out.array_len(n);
@@ -450,6 +462,30 @@ fn latency_doctor(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+fn latency_graph(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    let name = String::from_utf8_lossy(&args[2]).into_owned();
+    let Some(e) = s
+        .rest
+        .latency
+        .get(name.as_str())
+        .filter(|e| !e.history.is_empty())
+    else {
+        return Err(CmdError::err(format!("No samples available for event '{name}'")));
+    };
+    // A plain listing rather than Redis's ASCII sparkline.
+    let mut text = format!(
+        "{name} - high {} ms, low {} ms (all time high {} ms)\n",
+        e.history.iter().map(|x| x.1).max().unwrap_or(0),
+        e.history.iter().map(|x| x.1).min().unwrap_or(0),
+        e.max_ms
+    );
+    for (ts, ms) in &e.history {
+        text.push_str(&format!("{ts} {ms}\n"));
+    }
+    s.data.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
 fn latency_help(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     help_reply(
         s.data.out,
@@ -457,6 +493,8 @@ fn latency_help(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
         &[
             "DOCTOR",
             "    Return a human readable latency analysis report.",
+            "GRAPH <event>",
+            "    Return an ASCII latency graph for the <event> class.",
             "HISTORY <event>",
             "    Return time-latency samples for the <event> class.",
             "LATEST",
