@@ -57,6 +57,8 @@ pub struct ConnState {
     pub asking: bool,
     pub lib_name: String,
     pub lib_ver: String,
+    /// CLIENT REPLY ON/OFF/SKIP state.
+    pub reply: crate::cmds::client::ReplyMode,
 }
 
 impl ConnState {
@@ -88,6 +90,14 @@ fn allowed_in_subscribe(name: &str) -> bool {
 
 /// Runs one request from a client, writing exactly one reply (or none, if it blocks).
 pub fn call(core: &mut Core, conn: &mut ConnState, shared: &Shared, out: &mut ReplyWriter, args: &[Bytes], now_ms: i64) {
+    let mark = out.len();
+    call_inner(core, conn, shared, out, args, now_ms);
+    if !conn.reply.is_on() {
+        conn.reply.after_command(out, mark);
+    }
+}
+
+fn call_inner(core: &mut Core, conn: &mut ConnState, shared: &Shared, out: &mut ReplyWriter, args: &[Bytes], now_ms: i64) {
     let spec = match shared.table.resolve(args) {
         Ok(s) => s,
         Err(e) => {

@@ -361,17 +361,50 @@ fn client_no_evict(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT REPLY state of a connection: replies are dropped while `off`, and for the one
+/// command after CLIENT REPLY SKIP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyMode {
+    pub off: bool,
+    /// The reply of the command being run is dropped.
+    pub skip: bool,
+    /// The reply of the next command is dropped (set by CLIENT REPLY SKIP).
+    pub skip_next: bool,
+}
+
+impl ReplyMode {
+    #[inline]
+    pub fn is_on(&self) -> bool {
+        !self.off && !self.skip && !self.skip_next
+    }
+
+    /// After a command: drops its reply if needed and moves SKIP on to the next command.
+    pub fn after_command(&mut self, out: &mut slotkv_protocol::ReplyWriter, mark: usize) {
+        if self.off || self.skip {
+            out.truncate(mark);
+        }
+        self.skip = false;
+        if self.skip_next {
+            self.skip_next = false;
+            self.skip = true;
+        }
+    }
+}
+
 fn client_reply(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     if is(&args[2], "on") {
+        s.conn.reply = ReplyMode::default();
         s.data.out.ok();
-        Ok(())
-    } else if is(&args[2], "off") || is(&args[2], "skip") {
-        Err(CmdError::err(
-            "CLIENT REPLY OFF and SKIP are not supported by this server",
-        ))
+    } else if is(&args[2], "off") {
+        s.conn.reply.off = true;
+    } else if is(&args[2], "skip") {
+        if !s.conn.reply.off {
+            s.conn.reply.skip_next = true;
+        }
     } else {
-        Err(CmdError::Syntax)
+        return Err(CmdError::Syntax);
     }
+    Ok(())
 }
 
 fn client_pause(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
@@ -558,5 +591,27 @@ mod tests {
             "id=46 addr=127.0.0.1:52352 laddr=127.0.0.1:6379 fd=-1 name= age=0 idle=0 flags=N db=0"
         ));
         assert!(s.ends_with("cmd=client|list user=default redir=-1 resp=2"));
+    }
+
+    #[test]
+    fn reply_mode_transitions() {
+        let mut out = slotkv_protocol::ReplyWriter::default();
+        let mut m = ReplyMode {
+            skip_next: true,
+            ..Default::default()
+        };
+        // CLIENT REPLY SKIP itself wrote nothing; the next command is skipped.
+        m.after_command(&mut out, 0);
+        assert!(m.skip && !m.is_on());
+        out.simple("PONG");
+        m.after_command(&mut out, 0);
+        assert!(out.is_empty() && m.is_on());
+        let mut off = ReplyMode {
+            off: true,
+            ..Default::default()
+        };
+        out.simple("PONG");
+        off.after_command(&mut out, 0);
+        assert!(out.is_empty() && !off.is_on());
     }
 }
