@@ -189,14 +189,16 @@ fn type_of(line: &ClientLine) -> ClientType {
 
 fn client_list(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let mut type_filter = None;
-    let mut ids: Option<Vec<u64>> = None;
+    let mut ids: Option<std::collections::HashSet<u64>> = None;
     if args.len() == 4 && is(&args[2], "type") {
         type_filter = Some(parse_type(&args[3])?);
     } else if args.len() >= 4 && is(&args[2], "id") {
-        let mut v = Vec::new();
+        let mut v = std::collections::HashSet::new();
         for a in &args[3..] {
             match slotkv_protocol::parse_i64(a) {
-                Some(n) if n > 0 => v.push(n as u64),
+                Some(n) if n > 0 => {
+                    v.insert(n as u64);
+                }
                 _ => return Err(CmdError::err("Invalid client ID")),
             }
         }

@@ -677,4 +677,168 @@ mod tests {
             b"*5\r\n+X <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+A\r\n+    a\r\n+HELP\r\n+    Prints this help.\r\n"
         );
     }
+
+    /// Runs commands through the dispatcher on a node without sockets.
+    pub(crate) struct Harness {
+        pub shared: std::sync::Arc<crate::shared::Shared>,
+        pub conn: crate::exec::ConnState,
+        pub out: ReplyWriter,
+    }
+
+    impl Harness {
+        pub fn new() -> Self {
+            let args: Vec<String> = ["--enable-debug-command", "yes"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let (config, _) = slotkv_config::Config::from_args(&args).expect("config");
+            let shared = crate::build_shared(config, 6379);
+            let addr: std::net::SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+            let handle = std::sync::Arc::new(crate::shared::ClientHandle {
+                id: 1,
+                addr,
+                laddr: addr,
+                created_ms: 0,
+                info: parking_lot::Mutex::new(crate::shared::ClientInfo {
+                    resp: 2,
+                    multi: -1,
+                    ..Default::default()
+                }),
+                kill: tokio::sync::Notify::new(),
+                killed: std::sync::atomic::AtomicBool::new(false),
+                is_monitor: std::sync::atomic::AtomicBool::new(false),
+            });
+            shared.clients.lock().insert(1, handle.clone());
+            let (push_tx, _) = tokio::sync::mpsc::unbounded_channel();
+            let conn = crate::exec::ConnState {
+                id: 1,
+                handle,
+                db: 0,
+                authenticated: true,
+                multi: None,
+                watched: Vec::new(),
+                watch_dirty: Default::default(),
+                subs: Default::default(),
+                push_tx,
+                action: None,
+                monitor: false,
+                last_cmd: "NULL",
+                readonly: false,
+                asking: false,
+                lib_name: String::new(),
+                lib_ver: String::new(),
+                reply: Default::default(),
+            };
+            Self {
+                shared,
+                conn,
+                out: ReplyWriter::default(),
+            }
+        }
+
+        /// Runs one command (space-separated words) and returns its raw reply.
+        pub fn run(&mut self, line: &str) -> String {
+            let args: Vec<Bytes> = line
+                .split(' ')
+                .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+                .collect();
+            let mut core = self.shared.core.lock();
+            crate::exec::call(
+                &mut core,
+                &mut self.conn,
+                &self.shared,
+                &mut self.out,
+                &args,
+                crate::log::now_ms(),
+            );
+            drop(core);
+            let r = String::from_utf8_lossy(&self.out.buf).into_owned();
+            self.out.buf.clear();
+            r
+        }
+    }
+
+    #[test]
+    fn admin_commands_through_the_dispatcher() {
+        let mut h = Harness::new();
+        assert_eq!(h.run("ROLE"), "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+        assert_eq!(h.run("SWAPDB 0 x"), "-ERR invalid second DB index\r\n");
+        assert_eq!(h.run("SWAPDB x 0"), "-ERR invalid first DB index\r\n");
+        assert_eq!(h.run("SWAPDB 0 99"), "-ERR DB index is out of range\r\n");
+        assert_eq!(h.run("WAIT 0 -1"), "-ERR timeout is negative\r\n");
+        assert_eq!(h.run("WAIT 0 0"), ":0\r\n");
+        assert_eq!(h.run("DEBUG DIGEST"), format!("+{}\r\n", "0".repeat(40)));
+        assert_eq!(h.run("DEBUG POPULATE 3"), "+OK\r\n");
+        assert_eq!(h.run("DBSIZE"), ":3\r\n");
+        let d1 = h.run("DEBUG DIGEST");
+        assert_ne!(d1, format!("+{}\r\n", "0".repeat(40)));
+        assert_eq!(h.run("SWAPDB 0 1"), "+OK\r\n");
+        assert_eq!(h.run("DBSIZE"), ":0\r\n");
+        assert_ne!(h.run("DEBUG DIGEST"), d1, "the db index is part of the digest");
+        assert_eq!(h.run("SWAPDB 1 0"), "+OK\r\n");
+        assert_eq!(h.run("DEBUG DIGEST"), d1);
+        assert_eq!(h.run("MEMORY USAGE nosuch"), "$-1\r\n");
+        assert!(h.run("MEMORY USAGE key:1").starts_with(':'));
+        assert_eq!(h.run("MEMORY USAGE key:1 SAMPLES -1"), "-ERR syntax error\r\n");
+        assert_eq!(
+            h.run("SLOWLOG GET -2"),
+            "-ERR count should be greater than or equal to -1\r\n"
+        );
+    }
+
+    #[test]
+    fn config_set_slowlog_and_resetstat() {
+        let mut h = Harness::new();
+        assert_eq!(h.run("CONFIG SET slowlog-log-slower-than 0"), "+OK\r\n");
+        h.run("DBSIZE");
+        assert!(h.run("SLOWLOG LEN").starts_with(':'));
+        assert_ne!(h.run("SLOWLOG LEN"), ":0\r\n");
+        assert_eq!(h.run("CONFIG SET slowlog-max-len 1"), "+OK\r\n");
+        assert_eq!(h.run("CONFIG SET slowlog-log-slower-than -1"), "+OK\r\n");
+        assert_eq!(h.run("SLOWLOG LEN"), ":1\r\n");
+        assert_eq!(
+            h.run("CONFIG SET hz"),
+            "-ERR wrong number of arguments for 'config|set' command\r\n"
+        );
+        assert_eq!(h.run("CONFIG SET hz 10 maxmemory"), "-ERR syntax error\r\n");
+        let info = h.run("INFO commandstats");
+        assert!(info.contains("cmdstat_dbsize:calls=1,"), "{info}");
+        assert!(h.run("INFO errorstats").contains("errorstat_ERR:count=2"));
+        assert_eq!(h.run("CONFIG RESETSTAT"), "+OK\r\n");
+        let info = h.run("INFO everything");
+        assert!(!info.contains("cmdstat_dbsize"), "{info}");
+        assert!(!info.contains("errorstat_ERR"), "{info}");
+        assert!(info.contains("\r\n\r\n# Keyspace\r\n"));
+        assert_eq!(h.run("SLOWLOG LEN"), ":1\r\n", "RESETSTAT keeps the slow log");
+    }
+
+    #[test]
+    fn client_reply_modes() {
+        let mut h = Harness::new();
+        assert_eq!(h.run("CLIENT REPLY SKIP"), "");
+        assert_eq!(h.run("PING"), "");
+        assert_eq!(h.run("PING"), "+PONG\r\n");
+        assert_eq!(h.run("CLIENT REPLY OFF"), "");
+        assert_eq!(h.run("PING"), "");
+        assert_eq!(h.run("CLIENT REPLY ON"), "+OK\r\n");
+        assert_eq!(
+            h.run("CLIENT SETNAME a b"),
+            "-ERR wrong number of arguments for 'client|setname' command\r\n"
+        );
+        assert_eq!(h.run("CLIENT SETNAME me"), "+OK\r\n");
+        let list = h.run("CLIENT LIST");
+        assert!(
+            list.contains("id=1 addr=127.0.0.1:5000 laddr=127.0.0.1:5000 fd=-1 name=me "),
+            "{list}"
+        );
+        assert!(
+            list.contains(" cmd=client|list user=default redir=-1 resp=2\n"),
+            "{list}"
+        );
+        assert_eq!(h.run("CLIENT LIST ID abc"), "-ERR Invalid client ID\r\n");
+        assert_eq!(h.run("CLIENT KILL 1.2.3.4:5"), "-ERR No such client\r\n");
+        assert_eq!(h.run("CLIENT KILL ID 1"), ":0\r\n", "SKIPME defaults to yes");
+        assert_eq!(h.run("CLIENT KILL 127.0.0.1:5000"), "+OK\r\n");
+        assert_eq!(h.conn.action, Some(crate::exec::Action::Close));
+    }
 }
