@@ -176,6 +176,7 @@ pub fn execute(
     let stats = rest.cmdstats.entry(spec.name).or_default();
     stats.calls += 1;
     stats.usec += elapsed_us;
+    stats.record_latency(elapsed_us);
     rest.total_commands += 1;
     if let Err(e) = &result {
         stats.failed += 1;
@@ -204,6 +205,10 @@ pub fn execute(
     let threshold = rest.slowlog_threshold_us;
     if threshold >= 0 && elapsed_us >= threshold as u64 && !spec.has(flags::SKIP_SLOWLOG) {
         record_slowlog(rest, conn, args, now_ms, elapsed_us);
+    }
+    if rest.latency_threshold_ms > 0 && elapsed_us >= rest.latency_threshold_ms as u64 * 1000 {
+        let event = if spec.has(flags::FAST) { "fast-command" } else { "command" };
+        rest.add_latency_sample(event, now_ms / 1000, elapsed_us / 1000);
     }
 }
 

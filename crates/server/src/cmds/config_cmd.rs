@@ -52,7 +52,7 @@ fn config_set(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         .map(|c| (c[0].to_vec(), c[1].to_vec()))
         .collect();
     let local = s.conn.handle.addr.ip().is_loopback();
-    let (changed, threshold, max_len, dir) = {
+    let (changed, threshold, max_len, dir, latency) = {
         let mut c = s.shared.config.write();
         let changed = c.set_from(&pairs, local).map_err(CmdError::Raw)?;
         (
@@ -60,11 +60,13 @@ fn config_set(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             c.get_int("slowlog-log-slower-than"),
             c.get_int("slowlog-max-len"),
             c.dir().to_string(),
+            c.get_int("latency-monitor-threshold"),
         )
     };
     for name in &changed {
         match name.as_str() {
             "slowlog-log-slower-than" => s.rest.slowlog_threshold_us = threshold,
+            "latency-monitor-threshold" => s.rest.latency_threshold_ms = latency,
             "slowlog-max-len" => {
                 s.rest.slowlog_max_len = max_len.max(0) as usize;
                 s.rest.slowlog.truncate(s.rest.slowlog_max_len);

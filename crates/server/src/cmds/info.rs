@@ -176,6 +176,23 @@ pub fn cmdstat_line(name: &str, st: &crate::shared::CmdStats) -> String {
     )
 }
 
+/// The upper bound (µs) of the histogram bucket holding the `q`th percentile.
+pub fn percentile_usec(hist: &[u64], q: f64) -> f64 {
+    let total: u64 = hist.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let want = ((q / 100.0) * total as f64).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (i, n) in hist.iter().enumerate() {
+        seen += n;
+        if seen >= want {
+            return (1u64 << i) as f64;
+        }
+    }
+    (1u64 << (hist.len() - 1)) as f64
+}
+
 /// Builds the INFO text for the given sections (already in output order).
 pub fn generate(s: &mut SrvCtx<'_>, sections: &[&str]) -> String {
     let mut out = String::with_capacity(4096);
@@ -492,7 +509,21 @@ fn section(s: &mut SrvCtx<'_>, sec: &str, o: &mut String) {
                 line!(o, "errorstat_{code}:count={n}");
             }
         }
-        "latencystats" => o.push_str("# Latencystats\r\n"),
+        "latencystats" => {
+            o.push_str("# Latencystats\r\n");
+            let mut v: Vec<_> = s.rest.cmdstats.iter().filter(|(_, st)| st.calls > 0).collect();
+            v.sort_by_key(|(n, _)| **n);
+            for (name, st) in v {
+                let p = |q: f64| format!("{:.3}", percentile_usec(&st.latency_hist, q));
+                line!(
+                    o,
+                    "latency_percentiles_usec_{name}:p50={},p99={},p99.9={}",
+                    p(50.0),
+                    p(99.0),
+                    p(99.9)
+                );
+            }
+        }
         "cluster" => {
             let cluster = shared.config.read().get_bool("cluster-enabled");
             o.push_str("# Cluster\r\n");
@@ -553,10 +584,25 @@ mod tests {
             usec: 16,
             rejected: 0,
             failed: 1,
+            ..Default::default()
         };
         assert_eq!(
             cmdstat_line("command|docs", &st),
             "cmdstat_command|docs:calls=3,usec=16,usec_per_call=5.33,rejected_calls=0,failed_calls=1\r\n"
         );
+    }
+
+    #[test]
+    fn latency_percentiles() {
+        let mut st = crate::shared::CmdStats::default();
+        for us in [1, 1, 3, 3, 3, 100] {
+            st.record_latency(us);
+        }
+        assert_eq!(st.latency_hist[0], 2);
+        assert_eq!(st.latency_hist[2], 3);
+        assert_eq!(st.latency_hist[7], 1);
+        assert_eq!(percentile_usec(&st.latency_hist, 50.0), 4.0);
+        assert_eq!(percentile_usec(&st.latency_hist, 99.0), 128.0);
+        assert_eq!(percentile_usec(&[0; 4], 50.0), 0.0);
     }
 }

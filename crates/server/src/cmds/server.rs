@@ -101,6 +101,15 @@ pub(crate) fn specs() -> Vec<Spec> {
                     h(latency_graph),
                 )
                 .since("2.8.13"),
+                cmd(
+                    "latency|histogram",
+                    -2,
+                    ADMIN | NOSCRIPT | LOADING | STALE,
+                    (0, 0, 0),
+                    g,
+                    h(latency_histogram),
+                )
+                .since("7.0.0"),
                 cmd("latency|help", 2, LOADING | STALE, (0, 0, 0), g, h(latency_help)).since("2.8.13"),
                 cmd(
                     "latency|history",
@@ -486,6 +495,55 @@ fn latency_graph(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+fn write_histogram(out: &mut ReplyWriter, st: &crate::shared::CmdStats) {
+    out.map_len(2);
+    out.bulk(b"calls");
+    out.int(st.calls as i64);
+    out.bulk(b"histogram_usec");
+    let buckets = st.latency_hist.iter().filter(|n| **n > 0).count();
+    out.map_len(buckets);
+    let mut cumulative = 0u64;
+    for (i, n) in st.latency_hist.iter().enumerate() {
+        if *n > 0 {
+            cumulative += n;
+            out.int(1i64 << i);
+            out.int(cumulative as i64);
+        }
+    }
+}
+
+fn latency_histogram(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut names: Vec<&'static str> = if args.len() == 2 {
+        s.rest
+            .cmdstats
+            .iter()
+            .filter(|(_, st)| st.calls > 0)
+            .map(|(n, _)| *n)
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for a in &args[2..] {
+            let lower = String::from_utf8_lossy(a).to_ascii_lowercase();
+            if let Some((n, st)) = s.rest.cmdstats.get_key_value(lower.as_str()) {
+                if st.calls > 0 && !v.contains(n) {
+                    v.push(*n);
+                }
+            }
+        }
+        v
+    };
+    names.sort_unstable();
+    let out = &mut *s.data.out;
+    out.map_len(names.len());
+    for n in names {
+        out.bulk(n.as_bytes());
+        if let Some(st) = s.rest.cmdstats.get(n) {
+            write_histogram(out, st);
+        }
+    }
+    Ok(())
+}
+
 fn latency_help(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     help_reply(
         s.data.out,
@@ -502,6 +560,9 @@ fn latency_help(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
             "RESET [<event> ...]",
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
         ],
     );
     Ok(())
