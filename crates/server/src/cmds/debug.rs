@@ -104,7 +104,10 @@ fn debug(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             s.data.out.ok();
         }
         (b"error", 3) => return Err(CmdError::Raw(String::from_utf8_lossy(&args[2]).into_owned())),
-        (b"reload", _) => return Err(CmdError::err("DEBUG RELOAD is not supported by this server yet")),
+        (b"reload", _) => {
+            crate::persist::reload(s.shared, s.data.ks, s.rest).map_err(CmdError::Raw)?;
+            s.data.out.ok();
+        }
         _ => {
             return Err(CmdError::err(format!(
                 "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",

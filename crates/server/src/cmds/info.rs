@@ -358,27 +358,71 @@ fn section(s: &mut SrvCtx<'_>, sec: &str, o: &mut String) {
             line!(o, "current_fork_perc:0.00");
             line!(o, "current_save_keys_processed:0");
             line!(o, "current_save_keys_total:0");
+            let now_s = crate::log::now_ms() / 1000;
+            let save = &s.rest.save;
+            let aof_state = &s.rest.aof;
+            let ok = |b: bool| if b { "ok" } else { "err" };
             line!(o, "rdb_changes_since_last_save:{}", s.rest.dirty);
-            line!(o, "rdb_bgsave_in_progress:0");
+            line!(o, "rdb_bgsave_in_progress:{}", i32::from(save.child.is_some()));
             line!(o, "rdb_last_save_time:{}", s.rest.last_save_s);
-            line!(o, "rdb_last_bgsave_status:ok");
-            line!(o, "rdb_last_bgsave_time_sec:-1");
-            line!(o, "rdb_current_bgsave_time_sec:-1");
-            line!(o, "rdb_saves:0");
+            line!(o, "rdb_last_bgsave_status:{}", ok(save.last_bgsave_ok));
+            line!(
+                o,
+                "rdb_last_bgsave_time_sec:{}",
+                if save.saves_total == 0 {
+                    -1
+                } else {
+                    save.last_bgsave_duration_s
+                }
+            );
+            line!(
+                o,
+                "rdb_current_bgsave_time_sec:{}",
+                save.child.map_or(-1, |(_, t, _)| now_s - t / 1000)
+            );
+            line!(o, "rdb_saves:{}", save.saves_total);
             line!(o, "rdb_last_cow_size:0");
             line!(o, "rdb_last_load_keys_expired:0");
             line!(o, "rdb_last_load_keys_loaded:0");
             line!(o, "aof_enabled:{}", i32::from(aof));
-            line!(o, "aof_rewrite_in_progress:0");
+            line!(
+                o,
+                "aof_rewrite_in_progress:{}",
+                i32::from(aof_state.rewrite.is_some())
+            );
             line!(o, "aof_rewrite_scheduled:0");
             line!(o, "aof_last_rewrite_time_sec:-1");
-            line!(o, "aof_current_rewrite_time_sec:-1");
-            line!(o, "aof_last_bgrewrite_status:ok");
-            line!(o, "aof_rewrites:0");
+            line!(
+                o,
+                "aof_current_rewrite_time_sec:{}",
+                aof_state.rewrite.as_ref().map_or(-1, |r| now_s - r.3 / 1000)
+            );
+            line!(
+                o,
+                "aof_last_bgrewrite_status:{}",
+                ok(aof_state.last_rewrite_ok || !aof)
+            );
+            line!(o, "aof_rewrites:{}", aof_state.rewrites);
             line!(o, "aof_rewrites_consecutive_failures:0");
-            line!(o, "aof_last_write_status:ok");
+            line!(
+                o,
+                "aof_last_write_status:{}",
+                ok(aof_state.last_write_error.is_none())
+            );
             line!(o, "aof_last_cow_size:0");
             line!(o, "module_fork_in_progress:0");
+            if aof {
+                line!(
+                    o,
+                    "aof_current_size:{}",
+                    aof_state.current_size + aof_state.base_size
+                );
+                line!(o, "aof_base_size:{}", aof_state.base_size);
+                line!(o, "aof_pending_rewrite:0");
+                line!(o, "aof_buffer_length:0");
+                line!(o, "aof_pending_bio_fsync:0");
+                line!(o, "aof_delayed_fsync:0");
+            }
             line!(o, "module_fork_last_cow_size:0");
         }
         "stats" => {
