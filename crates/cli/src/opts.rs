@@ -1,0 +1,111 @@
+//! Command line options, spelled as redis-cli spells them (`-h` is the host; help is
+//! `--help` only).
+
+use std::ffi::OsString;
+
+use clap::{ArgAction, Parser};
+
+/// slotkv-cli: a redis-cli compatible client.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "slotkv-cli",
+    version,
+    disable_help_flag = true,
+    disable_version_flag = true,
+    args_override_self = true,
+    override_usage = "slotkv-cli [OPTIONS] [cmd [arg [arg ...]]]"
+)]
+pub struct Opts {
+    /// Server hostname.
+    #[arg(short = 'h', value_name = "hostname", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// Server port.
+    #[arg(short = 'p', value_name = "port", default_value_t = 6379)]
+    pub port: u16,
+
+    /// Password to use when connecting to the server (also REDISCLI_AUTH).
+    #[arg(short = 'a', value_name = "password")]
+    pub password: Option<String>,
+
+    /// Alias of -a for consistency with the new --user option.
+    #[arg(long = "pass", value_name = "password")]
+    pub pass: Option<String>,
+
+    /// Used to send ACL style 'AUTH username pass'. Needs -a.
+    #[arg(long = "user", value_name = "username")]
+    pub user: Option<String>,
+
+    /// Don't show warning message when using password on command line interface.
+    #[arg(long = "no-auth-warning")]
+    pub no_auth_warning: bool,
+
+    /// Server URI: redis://[[user]:password@]host[:port][/db].
+    #[arg(short = 'u', value_name = "uri")]
+    pub uri: Option<String>,
+
+    /// Database number.
+    #[arg(short = 'n', value_name = "db")]
+    pub db: Option<i64>,
+
+    /// Start session in RESP3 protocol mode.
+    #[arg(short = '3')]
+    pub resp3: bool,
+
+    /// Start session in RESP2 protocol mode (the default).
+    #[arg(short = '2')]
+    pub resp2: bool,
+
+    /// Execute specified command N times (-1: forever).
+    #[arg(short = 'r', value_name = "repeat", allow_negative_numbers = true)]
+    pub repeat: Option<i64>,
+
+    /// When -r is used, waits <interval> seconds per command (e.g. -i 0.1).
+    #[arg(short = 'i', value_name = "interval")]
+    pub interval: Option<f64>,
+
+    /// Read last argument from STDIN.
+    #[arg(short = 'x')]
+    pub stdin_last_arg: bool,
+
+    /// Delimiter between response bulks for raw formatting (default: \n).
+    #[arg(short = 'd', value_name = "delimiter")]
+    pub bulk_delim: Option<String>,
+
+    /// Delimiter between responses for raw formatting (default: \n).
+    #[arg(short = 'D', value_name = "delimiter")]
+    pub cmd_delim: Option<String>,
+
+    /// Enable cluster mode (follow -ASK and -MOVED redirections).
+    #[arg(short = 'c')]
+    pub cluster: bool,
+
+    /// Return exit error code when command execution fails.
+    #[arg(short = 'e')]
+    pub errcode: bool,
+
+    /// Use raw formatting for replies (default when STDOUT is not a tty).
+    #[arg(long = "raw")]
+    pub raw: bool,
+
+    /// Force formatted output even when STDOUT is not a tty.
+    #[arg(long = "no-raw")]
+    pub no_raw: bool,
+
+    /// Output in CSV format.
+    #[arg(long = "csv")]
+    pub csv: bool,
+
+    /// Output this help and exit.
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+
+    /// Output version and exit.
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    pub version: Option<bool>,
+
+    /// The command to run, with its arguments. Without one, commands are read from the
+    /// prompt (or from stdin, one per line, when stdin is not a terminal).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "cmd")]
+    pub command: Vec<OsString>,
+}
