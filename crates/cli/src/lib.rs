@@ -186,19 +186,7 @@ impl Session {
         if self.conn.is_none() {
             return "not connected> ".into();
         }
-        let mut p = if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        };
-        if self.db != 0 {
-            p.push_str(&format!("[{}]", self.db));
-        }
-        if self.in_multi {
-            p.push_str("(TX)");
-        }
-        p.push_str("> ");
-        p
+        prompt_for(&self.host, self.port, self.db, self.in_multi)
     }
 
     /// Connects (again when `force`), then AUTH, SELECT and HELLO 3 as configured, stopping
@@ -494,6 +482,24 @@ impl Session {
     }
 }
 
+/// redis-cli's prompt for a connected session: `host:port`, `[db]` unless 0, `(TX)` inside
+/// MULTI; IPv6 addresses in brackets.
+fn prompt_for(host: &str, port: u16, db: i64, in_multi: bool) -> String {
+    let mut p = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    if db != 0 {
+        p.push_str(&format!("[{db}]"));
+    }
+    if in_multi {
+        p.push_str("(TX)");
+    }
+    p.push_str("> ");
+    p
+}
+
 /// Commands whose replies redis-cli prints raw even on a terminal.
 fn verbatim_command(cmd: &str, sub: &str, argc: usize) -> bool {
     match cmd {
@@ -567,6 +573,13 @@ mod tests {
         );
         assert_eq!(parse_redirect("ASK 1 ::1:7000"), Some((1, "::1".into(), 7000)));
         assert_eq!(parse_redirect("MOVED x"), None);
+    }
+
+    #[test]
+    fn prompts() {
+        assert_eq!(prompt_for("127.0.0.1", 6379, 0, false), "127.0.0.1:6379> ");
+        assert_eq!(prompt_for("127.0.0.1", 6379, 2, true), "127.0.0.1:6379[2](TX)> ");
+        assert_eq!(prompt_for("::1", 7000, 0, false), "[::1]:7000> ");
     }
 
     #[test]

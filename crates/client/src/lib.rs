@@ -260,6 +260,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn pushes_are_read_as_frames() {
+        let (h, p) = fake_server(vec![
+            b">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n>3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n",
+        ])
+        .await;
+        let mut c = Connection::connect(&h, p).await.unwrap();
+        let first = c.send(&["SUBSCRIBE", "ch"]).await.unwrap();
+        assert_eq!(
+            first,
+            Frame::Push(vec![
+                Frame::Bulk("subscribe".into()),
+                Frame::Bulk("ch".into()),
+                Frame::Integer(1)
+            ])
+        );
+        let msg = c.read_frame().await.unwrap();
+        assert_eq!(
+            msg,
+            Frame::Push(vec![
+                Frame::Bulk("message".into()),
+                Frame::Bulk("ch".into()),
+                Frame::Bulk("hi".into())
+            ])
+        );
+    }
+
+    #[tokio::test]
     async fn pipeline_and_handshake_error() {
         let (h, p) = fake_server(vec![b":1\r\n:2\r\n"]).await;
         let mut c = Connection::connect(&h, p).await.unwrap();

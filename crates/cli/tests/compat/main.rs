@@ -6,4 +6,5 @@ mod cluster;
 mod formatting;
 mod harness;
 mod input;
+mod pubsub;
 mod resp3;
