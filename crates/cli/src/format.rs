@@ -133,6 +133,31 @@ pub fn tty(out: &mut Vec<u8>, f: &Frame, prefix: &str) -> Result<(), UnknownType
     Ok(())
 }
 
+/// A client-tracking invalidation push in the human form, `-> invalidate: 'k1', 'k2'`;
+/// `None` for any other frame.
+pub fn invalidate_tty(f: &Frame) -> Option<Vec<u8>> {
+    let Frame::Push(items) = f else { return None };
+    let [Frame::Bulk(kind), Frame::Array(keys)] = items.as_slice() else {
+        return None;
+    };
+    if !kind.starts_with(b"invalidate") {
+        return None;
+    }
+    let mut out = b"-> invalidate: ".to_vec();
+    for (i, key) in keys.iter().enumerate() {
+        let Frame::Bulk(k) = key else { return None };
+        out.push(b'\'');
+        // printed with %s: stops at a NUL byte
+        out.extend(k.iter().take_while(|&&c| c != 0));
+        out.push(b'\'');
+        if i + 1 < keys.len() {
+            out.extend_from_slice(b", ");
+        }
+    }
+    out.push(b'\n');
+    Some(out)
+}
+
 /// The raw form (`cliFormatReplyRaw`): values as they are, aggregate elements separated by
 /// `delim`, map keys and values by a space. No final newline.
 pub fn raw(out: &mut Vec<u8>, f: &Frame, delim: &[u8]) -> Result<(), UnknownType> {

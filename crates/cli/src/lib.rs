@@ -259,7 +259,7 @@ impl Session {
 
     /// SELECTs the requested database if the connection is on another one.
     fn select(&mut self) -> Connect {
-        if self.input_db == self.db || self.cluster {
+        if self.input_db == self.db {
             return Connect::Ok;
         }
         let n = self.input_db;
@@ -420,7 +420,13 @@ impl Session {
                 }
             };
             if matches!(frame, Frame::Push(_)) && !pushes_are_replies {
-                self.print_frame(&frame, false);
+                // Out-of-band pushes (client tracking) are shown in the human form only.
+                if self.mode == OutputMode::Standard {
+                    match format::invalidate_tty(&frame) {
+                        Some(line) => self.write_out(&line),
+                        None => self.print_frame(&frame, false),
+                    }
+                }
                 continue;
             }
             break frame;

@@ -16,6 +16,16 @@ fn commands_from_piped_stdin() {
             .stdin(b"hgetall h\nhset h a 1\nhgetall h\n")
             .tty(),
     );
+    // RESP3 client tracking: invalidation pushes shown in the human form only
+    let tracking: &[u8] = b"client tracking on\nget tk\nset tk 3\nget tk\nflushall\nping\n";
+    compare(&s, &[], Invocation::new(&["-3"]).stdin(tracking).tty());
+    compare(&s, &[], Invocation::new(&["-3"]).stdin(tracking));
+    // the server closes the connection: error, reconnect on the next command
+    compare(
+        &s,
+        &[],
+        Invocation::new(&[]).stdin(b"client kill skipme no\nping\nping\n"),
+    );
     // no trailing newline on the last line, CRLF line ends
     compare(&s, &[], Invocation::new(&[]).stdin(b"set k v\r\nget k"));
 }
