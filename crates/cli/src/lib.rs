@@ -17,7 +17,7 @@ use std::time::Duration;
 use slotkv_client::{ClientError, Connection, Frame};
 
 use format::OutputMode;
-pub use opts::Opts;
+pub use opts::{Opts, OutputFlag};
 
 const AUTH_WARNING: &str =
     "Warning: Using a password with '-a' or '-u' option on the command line interface may not be safe.";
@@ -137,14 +137,12 @@ impl Session {
             eprintln!("{AUTH_WARNING}");
         }
         let stdout_tty = std::io::stdout().is_terminal() || std::env::var_os("FAKETTY").is_some();
-        let mode = if opts.csv {
-            OutputMode::Csv
-        } else if opts.no_raw {
-            OutputMode::Standard
-        } else if opts.raw || !stdout_tty {
-            OutputMode::Raw
-        } else {
-            OutputMode::Standard
+        let mode = match opts.output_flag() {
+            Some(OutputFlag::Csv) => OutputMode::Csv,
+            Some(OutputFlag::NoRaw) => OutputMode::Standard,
+            Some(OutputFlag::Raw) => OutputMode::Raw,
+            None if stdout_tty => OutputMode::Standard,
+            None => OutputMode::Raw,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -1,8 +1,6 @@
 //! The `slotkv-cli` binary: parse the options, hand over to the library.
 
-use clap::Parser;
-
 fn main() {
-    let opts = slotkv_cli::Opts::parse();
+    let opts = slotkv_cli::Opts::from_args(std::env::args_os());
     std::process::exit(slotkv_cli::run(opts));
 }

@@ -3,7 +3,8 @@
 
 use std::ffi::OsString;
 
-use clap::{ArgAction, Parser};
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 
 /// slotkv-cli: a redis-cli compatible client.
 #[derive(Debug, Clone, Parser)]
@@ -104,8 +105,87 @@ pub struct Opts {
     #[arg(short = 'v', long = "version", action = ArgAction::Version)]
     pub version: Option<bool>,
 
+    /// Which of --raw, --no-raw and --csv came last (redis-cli lets the last one win); set by
+    /// [`Opts::from_args`], derived from the three flags otherwise.
+    #[arg(skip)]
+    pub output_flag: Option<OutputFlag>,
+
     /// The command to run, with its arguments. Without one, commands are read from the
     /// prompt (or from stdin, one per line, when stdin is not a terminal).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "cmd")]
+    #[arg(trailing_var_arg = true, value_name = "cmd")]
     pub command: Vec<OsString>,
+}
+
+/// An output-mode option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFlag {
+    Raw,
+    NoRaw,
+    Csv,
+}
+
+impl Opts {
+    /// Parses a command line (program name first). Unknown options and missing values are
+    /// reported as redis-cli reports them (`Unrecognized option or bad number of args for:
+    /// '--foo'`, exit status 1); `--help` and `--version` print and exit 0.
+    pub fn from_args<I, T>(args: I) -> Opts
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = match Opts::command().try_get_matches_from(args) {
+            Ok(m) => m,
+            Err(e) => match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
+                _ => {
+                    let arg = match e.get(ContextKind::InvalidArg) {
+                        Some(ContextValue::String(s)) => {
+                            s.split_whitespace().next().unwrap_or("").to_string()
+                        }
+                        _ => String::new(),
+                    };
+                    if arg.is_empty() {
+                        let _ = e.print();
+                    } else {
+                        eprintln!("Unrecognized option or bad number of args for: '{arg}'");
+                    }
+                    std::process::exit(1);
+                }
+            },
+        };
+        let mut opts = match Opts::from_arg_matches(&matches) {
+            Ok(o) => o,
+            Err(e) => e.exit(),
+        };
+        let last = |id: &str| {
+            if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                matches.indices_of(id).and_then(|i| i.max())
+            } else {
+                None
+            }
+        };
+        opts.output_flag = [
+            (last("raw"), OutputFlag::Raw),
+            (last("no_raw"), OutputFlag::NoRaw),
+            (last("csv"), OutputFlag::Csv),
+        ]
+        .into_iter()
+        .filter_map(|(i, f)| i.map(|i| (i, f)))
+        .max_by_key(|(i, _)| *i)
+        .map(|(_, f)| f);
+        opts
+    }
+
+    /// The output option in force: the last one given.
+    pub fn output_flag(&self) -> Option<OutputFlag> {
+        self.output_flag.or(if self.csv {
+            Some(OutputFlag::Csv)
+        } else if self.no_raw {
+            Some(OutputFlag::NoRaw)
+        } else if self.raw {
+            Some(OutputFlag::Raw)
+        } else {
+            None
+        })
+    }
 }

@@ -145,3 +145,36 @@ fn repeated_options_last_wins() {
     let inv = Invocation::new(&["-p", "1", "-p", &p, "PING"]);
     assert_eq!(inv.run(slotkv_cli()), inv.run(&crate::harness::reference_cli()));
 }
+
+#[test]
+fn output_options_last_one_wins() {
+    let s = Server::start();
+    let setup: &[&[&str]] = &[&["SET", "s", "v"]];
+    for flags in [
+        ["--raw", "--no-raw"],
+        ["--no-raw", "--raw"],
+        ["--csv", "--raw"],
+        ["--raw", "--csv"],
+        ["--no-raw", "--csv"],
+        ["--csv", "--no-raw"],
+    ] {
+        compare_args(&s, setup, &[flags[0], flags[1], "GET", "s"]);
+    }
+    // options after the command name belong to the command
+    compare_args(&s, setup, &["ECHO", "--raw"]);
+}
+
+#[test]
+fn bad_options() {
+    for args in [
+        &["--nosuchoption"][..],
+        &["-p"],
+        &["-n"],
+        &["-h", "127.0.0.1", "-r"],
+    ] {
+        let inv = Invocation::new(args);
+        let ours = inv.run(slotkv_cli());
+        assert_eq!(ours, inv.run(&crate::harness::reference_cli()), "{args:?}");
+        assert_eq!(ours.code, Some(1));
+    }
+}
