@@ -170,7 +170,10 @@ impl Session {
             cluster: opts.cluster,
             errcode: opts.errcode,
             interactive: false,
-            interval: opts.interval.filter(|i| *i > 0.0).map(Duration::from_secs_f64),
+            interval: opts
+                .interval
+                .filter(|i| *i > 0.0)
+                .and_then(|i| Duration::try_from_secs_f64(i).ok()),
             reissue: false,
             send_asking: false,
             shutdown: false,

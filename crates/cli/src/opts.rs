@@ -46,7 +46,7 @@ pub struct Opts {
     pub uri: Option<String>,
 
     /// Database number.
-    #[arg(short = 'n', value_name = "db")]
+    #[arg(short = 'n', value_name = "db", value_parser = c_integer, allow_negative_numbers = true)]
     pub db: Option<i64>,
 
     /// Start session in RESP3 protocol mode.
@@ -58,11 +58,11 @@ pub struct Opts {
     pub resp2: bool,
 
     /// Execute specified command N times (-1: forever).
-    #[arg(short = 'r', value_name = "repeat", allow_negative_numbers = true)]
+    #[arg(short = 'r', value_name = "repeat", value_parser = c_integer, allow_negative_numbers = true)]
     pub repeat: Option<i64>,
 
     /// When -r is used, waits <interval> seconds per command (e.g. -i 0.1).
-    #[arg(short = 'i', value_name = "interval")]
+    #[arg(short = 'i', value_name = "interval", value_parser = c_double)]
     pub interval: Option<f64>,
 
     /// Read last argument from STDIN.
@@ -114,6 +114,20 @@ pub struct Opts {
     /// prompt (or from stdin, one per line, when stdin is not a terminal).
     #[arg(trailing_var_arg = true, value_name = "cmd")]
     pub command: Vec<OsString>,
+}
+
+/// `atoi`/`strtoll`: leading integer, 0 when there is none (redis-cli never refuses these).
+fn c_integer(s: &str) -> Result<i64, std::convert::Infallible> {
+    Ok(crate::atoi(s.as_bytes()))
+}
+
+/// `strtod`: the longest leading number, 0 when there is none.
+fn c_double(s: &str) -> Result<f64, std::convert::Infallible> {
+    let t = s.trim_start();
+    let end = (0..=t.len())
+        .rev()
+        .find(|&i| t.is_char_boundary(i) && t[..i].parse::<f64>().is_ok());
+    Ok(end.map(|i| t[..i].parse().unwrap_or(0.0)).unwrap_or(0.0))
 }
 
 /// An output-mode option.

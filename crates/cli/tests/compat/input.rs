@@ -178,3 +178,11 @@ fn bad_options() {
         assert_eq!(ours.code, Some(1));
     }
 }
+
+#[test]
+fn numbers_parsed_like_c() {
+    let s = Server::start();
+    compare_args(&s, &[], &["-r", "x", "PING"]);
+    compare_args(&s, &[], &["-r", "2x", "-i", "0.01abc", "PING"]);
+    compare_args(&s, &[], &["-n", "1x", "DBSIZE"]);
+}
