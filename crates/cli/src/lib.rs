@@ -196,10 +196,12 @@ impl Session {
         if self.conn.is_some() && !force {
             return Connect::Ok;
         }
-        if self.conn.take().is_some() {
-            self.db = 0;
-            self.in_multi = false;
-        }
+        // A new connection starts on db 0 outside MULTI. (redis-cli 7.0 resets this only when
+        // replacing a live connection, so after a dropped one it believes it is still on the
+        // old db and skips the SELECT; we always re-select.)
+        self.conn = None;
+        self.db = 0;
+        self.in_multi = false;
         let conn = match self.rt.block_on(Connection::connect(&self.host, self.port)) {
             Ok(c) => c,
             Err(e) => {

@@ -20,12 +20,6 @@ fn commands_from_piped_stdin() {
     let tracking: &[u8] = b"client tracking on\nget tk\nset tk 3\nget tk\nflushall\nping\n";
     compare(&s, &[], Invocation::new(&["-3"]).stdin(tracking).tty());
     compare(&s, &[], Invocation::new(&["-3"]).stdin(tracking));
-    // the server closes the connection: error, reconnect on the next command
-    compare(
-        &s,
-        &[],
-        Invocation::new(&[]).stdin(b"client kill skipme no\nping\nping\n"),
-    );
     // no trailing newline on the last line, CRLF line ends
     compare(&s, &[], Invocation::new(&[]).stdin(b"set k v\r\nget k"));
 }
@@ -185,4 +179,38 @@ fn numbers_parsed_like_c() {
     compare_args(&s, &[], &["-r", "x", "PING"]);
     compare_args(&s, &[], &["-r", "2x", "-i", "0.01abc", "PING"]);
     compare_args(&s, &[], &["-n", "1x", "DBSIZE"]);
+}
+
+#[test]
+fn server_closing_the_connection() {
+    // The command after the kill fails (the error text depends on timing), the next one
+    // reconnects.
+    let s = Server::start();
+    for program in [slotkv_cli().to_string(), crate::harness::reference_cli()] {
+        let r = Invocation::new(&["-p", &s.port.to_string()])
+            .stdin(b"client kill skipme no\nping\nping\n")
+            .run(&program);
+        assert_eq!(r.stdout, "1\nPONG\n", "{program}");
+        assert!(r.stderr.starts_with("Error: "), "{program}: {}", r.stderr);
+        assert_eq!(r.code, Some(0));
+    }
+}
+
+#[test]
+fn reconnect_selects_the_database_again() {
+    // Deliberate difference from redis-cli 7.0, which reconnects to db 0 here while its
+    // prompt still shows [2].
+    let s = Server::start();
+    let inv = Invocation::new(&["-p", &s.port.to_string()])
+        .stdin(b"select 2\nset a x\nclient kill skipme no\nget a\nget a\n")
+        .tty();
+    let r = inv.run(slotkv_cli());
+    assert_eq!(r.stdout, "OK\nOK\n(integer) 1\n\"x\"\n");
+    // EOF or RST, depending on whether the next command reached the closed socket first
+    assert!(
+        r.stderr == "Error: Server closed the connection\n"
+            || r.stderr == "Error: Connection reset by peer\n",
+        "{}",
+        r.stderr
+    );
 }
