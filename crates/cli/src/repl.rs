@@ -12,14 +12,15 @@ use slotkv_protocol::split_args;
 use crate::format::OutputMode;
 use crate::{eq, Session};
 
+/// What `help` prints. redis-cli also documents each command from the server's COMMAND
+/// DOCS; slotkv-cli does not (yet).
 pub(crate) const HELP: &str = concat!(
     "slotkv-cli ",
     env!("CARGO_PKG_VERSION"),
     "\n",
-    "To get help about Redis commands type:\n",
-    "      \"help @<group>\" to get a list of commands in <group>\n",
-    "      \"help <command>\" for help on <command>\n",
-    "      \"help <tab>\" to get a list of possible help topics\n",
+    "Type a command and its arguments to run it, e.g. \"get key\".\n",
+    "      \"N command ...\" runs it N times\n",
+    "      \"connect host port\" switches server, \"clear\" clears the screen\n",
     "      \"quit\" to exit\n",
     "\n"
 );
