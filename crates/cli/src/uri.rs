@@ -70,11 +70,12 @@ pub fn parse(uri: &str) -> Result<Uri, String> {
     if !host.is_empty() {
         out.host = Some(host.to_string());
     }
+    // Numbers are read with atoi, as redis-cli does: garbage reads as 0.
     if let Some(p) = port {
-        out.port = Some(p.parse().map_err(|_| "Invalid URI port".to_string())?);
+        out.port = Some(crate::atoi(p.as_bytes()) as u16);
     }
     if let Some(p) = path.filter(|p| !p.is_empty()) {
-        out.db = Some(p.parse().map_err(|_| "Invalid URI database number".to_string())?);
+        out.db = Some(crate::atoi(p.as_bytes()));
     }
     Ok(out)
 }
@@ -99,5 +100,6 @@ mod tests {
         let u = parse("redis://[::1]:6380").unwrap();
         assert_eq!((u.host.as_deref(), u.port), (Some("::1"), Some(6380)));
         assert!(parse("http://x").is_err());
+        assert_eq!(parse("redis://h/x").unwrap().db, Some(0));
     }
 }
