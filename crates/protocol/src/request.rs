@@ -199,11 +199,16 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
 /// quotes with `\n \r \t \b \a \\ \" \xHH` escapes, single quotes with `\'`, and a closing
 /// quote must be followed by a space or the end. `None` on unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    // A NUL ends the line, as it ends the C string Redis parses.
+    let line = match memchr::memchr(0, line) {
+        Some(end) => &line[..end],
+        None => line,
+    };
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_c_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -238,10 +243,9 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
-                    in_dq = false;
                     i += 1;
                     break;
                 } else {
@@ -256,10 +260,9 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
-                    in_sq = false;
                     i += 1;
                     break;
                 } else {
@@ -280,6 +283,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
         }
         args.push(Bytes::from(cur));
     }
+}
+
+/// C's `isspace`: space, \t, \n, \v, \f, \r.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 #[cfg(test)]
@@ -363,5 +371,6 @@ mod tests {
             vec![Bytes::from("a"), Bytes::from("xA\n"), Bytes::from("it's")]
         );
         assert!(split_args(br#""a"b"#).is_none());
+        assert_eq!(split_args(b"a\0b c").unwrap(), vec![Bytes::from("a")]);
     }
 }

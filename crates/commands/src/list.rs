@@ -1,0 +1,7 @@
+//! The list command family.
+
+use crate::{CommandSpec, DataFn};
+
+pub(crate) fn specs() -> Vec<CommandSpec<DataFn>> {
+    Vec::new()
+}

@@ -1,0 +1,28 @@
+//! Commands that need the connection or the server rather than only the keyspace:
+//! connection handling, transactions, pub/sub, introspection and administration.
+
+pub mod connection;
+pub mod multi;
+pub mod persistence;
+pub mod pubsub;
+pub mod scripting;
+pub mod server;
+
+use crate::table::Spec;
+
+/// Every server-level command.
+pub fn specs() -> Vec<Spec> {
+    let mut v = Vec::new();
+    v.extend(connection::specs());
+    v.extend(multi::specs());
+    v.extend(persistence::specs());
+    v.extend(pubsub::specs());
+    v.extend(scripting::specs());
+    v.extend(server::specs());
+    v
+}
+
+/// Shorthand for building server-level specs.
+pub(crate) use slotkv_commands::cmd;
+pub(crate) use slotkv_commands::flags::*;
+pub(crate) use slotkv_commands::Group;

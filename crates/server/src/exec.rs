@@ -1,0 +1,407 @@
+//! HOT PATH. Running one command under the core lock: resolve, check (auth, transaction
+//! and subscriber context), execute, then apply the effects every command has in common
+//! (WATCH invalidation, waking blocked clients, expired-key bookkeeping, statistics, slow
+//! log, MONITOR feed). Keep allocation and logging out of the common case.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use slotkv_commands::{flags, BlockOn, CmdError, Ctx};
+use slotkv_keyspace::{Key, Keyspace};
+use slotkv_protocol::ReplyWriter;
+
+use crate::shared::{ClientHandle, Core, CoreRest, PushMsg, PushSender, Shared, SlowlogEntry, Subscriptions};
+use crate::table::{Handler, Spec};
+
+/// Something the connection task must do after the current command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Flush the reply and close (QUIT, CLIENT KILL of itself, protocol errors).
+    Close,
+    /// Wait for keys, then run the command again.
+    Block(BlockOn),
+    /// Stop the server (SHUTDOWN); `save` is the NOSAVE/SAVE override.
+    Shutdown { save: Option<bool> },
+    /// Sleep outside the lock? No: DEBUG SLEEP sleeps inside, like Redis; this is for
+    /// `CLIENT PAUSE`-style waits in the future.
+    None,
+}
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct MultiState {
+    pub queued: Vec<Vec<Bytes>>,
+    /// A queued command was refused (unknown, wrong arity): EXEC aborts.
+    pub errored: bool,
+}
+
+/// Per-connection state that commands can read and change.
+pub struct ConnState {
+    pub id: u64,
+    pub handle: Arc<ClientHandle>,
+    pub db: usize,
+    pub authenticated: bool,
+    pub multi: Option<MultiState>,
+    pub watched: Vec<(usize, Key)>,
+    pub watch_dirty: Arc<AtomicBool>,
+    pub subs: Subscriptions,
+    pub push_tx: PushSender,
+    pub action: Option<Action>,
+    pub monitor: bool,
+    /// Name of the last command, for CLIENT LIST `cmd=`.
+    pub last_cmd: &'static str,
+    /// Cluster READONLY flag (takes effect in cluster mode).
+    pub readonly: bool,
+    pub asking: bool,
+    pub lib_name: String,
+    pub lib_ver: String,
+}
+
+impl ConnState {
+    /// A connection state for commands the server runs on its own behalf (loading the AOF,
+    /// applying a master's stream): authenticated, database 0, not in the client registry.
+    pub fn internal(shared: &Shared) -> ConnState {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let handle = Arc::new(ClientHandle {
+            id: 0,
+            addr,
+            laddr: addr,
+            created_ms: 0,
+            info: Default::default(),
+            kill: Default::default(),
+            killed: Default::default(),
+            is_monitor: Default::default(),
+        });
+        let (push_tx, _) = tokio::sync::mpsc::unbounded_channel();
+        let _ = shared;
+        ConnState {
+            id: 0,
+            handle,
+            db: 0,
+            authenticated: true,
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            subs: Subscriptions::default(),
+            push_tx,
+            action: None,
+            monitor: false,
+            last_cmd: "NULL",
+            readonly: false,
+            asking: false,
+            lib_name: String::new(),
+            lib_ver: String::new(),
+        }
+    }
+
+    pub fn in_subscribe_mode(&self) -> bool {
+        self.subs.count() > 0
+    }
+}
+
+/// What a server-level handler gets.
+pub struct SrvCtx<'a> {
+    pub data: Ctx<'a>,
+    pub rest: &'a mut CoreRest,
+    pub conn: &'a mut ConnState,
+    pub shared: &'a Shared,
+}
+
+/// Commands that run immediately even inside MULTI.
+fn runs_inside_multi(name: &str) -> bool {
+    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+/// Commands allowed in RESP2 subscriber context.
+fn allowed_in_subscribe(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe"
+            | "psubscribe"
+            | "unsubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// Runs one request from a client, writing exactly one reply (or none, if it blocks).
+pub fn call(
+    core: &mut Core,
+    conn: &mut ConnState,
+    shared: &Shared,
+    out: &mut ReplyWriter,
+    args: &[Bytes],
+    now_ms: i64,
+) {
+    let spec = match shared.table.resolve(args) {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(m) = conn.multi.as_mut() {
+                m.errored = true;
+            }
+            if let Some(top) = shared.table.lookup(&args[0]) {
+                core.rest.cmdstats.entry(top.name).or_default().rejected += 1;
+            }
+            reply_error(&mut core.rest, out, &e);
+            return;
+        }
+    };
+    if !conn.authenticated && !spec.has(flags::NO_AUTH) {
+        reply_error(
+            &mut core.rest,
+            out,
+            &CmdError::Raw("NOAUTH Authentication required.".into()),
+        );
+        return;
+    }
+    if conn.in_subscribe_mode()
+        && !out.resp3()
+        && !allowed_in_subscribe(spec.name.split('|').next().unwrap_or(""))
+    {
+        let e = CmdError::err(format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+        reply_error(&mut core.rest, out, &e);
+        return;
+    }
+    if conn.multi.is_some() && !runs_inside_multi(spec.name) {
+        if let Some(m) = conn.multi.as_mut() {
+            m.queued.push(args.to_vec());
+        }
+        out.simple("QUEUED");
+        return;
+    }
+    execute(
+        &mut core.ks,
+        &mut core.rest,
+        conn,
+        shared,
+        out,
+        spec,
+        args,
+        now_ms,
+        true,
+    );
+}
+
+/// Executes a resolved command and applies its common effects. `can_block` is false inside
+/// EXEC.
+#[allow(clippy::too_many_arguments)]
+pub fn execute(
+    ks: &mut Keyspace,
+    rest: &mut CoreRest,
+    conn: &mut ConnState,
+    shared: &Shared,
+    out: &mut ReplyWriter,
+    spec: &Spec,
+    args: &[Bytes],
+    now_ms: i64,
+    can_block: bool,
+) {
+    if shared.monitor_count.load(Ordering::Relaxed) > 0
+        && !spec.has(flags::ADMIN)
+        && !spec.has(flags::SKIP_MONITOR)
+    {
+        feed_monitors(shared, conn, args, now_ms);
+    }
+    conn.last_cmd = spec.name;
+    let mark = out.len();
+    let started = Instant::now();
+    let db = conn.db;
+    let mut ctx = Ctx::new(ks, db, out, now_ms);
+    ctx.can_block = can_block;
+    let result = match spec.handler {
+        Handler::Data(f) => f(&mut ctx, args),
+        Handler::Srv(f) => {
+            let mut s = SrvCtx {
+                data: ctx,
+                rest,
+                conn,
+                shared,
+            };
+            let r = f(&mut s, args);
+            ctx = s.data;
+            r
+        }
+    };
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    let dirty = ctx.dirty;
+    let block = ctx.block.take();
+    let touched = std::mem::take(&mut ctx.touched_extra);
+    let flushed = ctx.flushed.take();
+    let propagate_as = ctx.propagate_as.take();
+    let db = ctx.db;
+    drop(ctx);
+
+    let stats = rest.cmdstats.entry(spec.name).or_default();
+    stats.calls += 1;
+    stats.usec += elapsed_us;
+    rest.total_commands += 1;
+    if let Err(e) = &result {
+        stats.failed += 1;
+        out.truncate(mark);
+        reply_error(rest, out, e);
+    }
+    if let Some(b) = block {
+        conn.action = Some(Action::Block(b));
+    }
+    if dirty > 0 {
+        rest.dirty += dirty;
+        if !rest.watched.is_empty() || !rest.blocked.is_empty() {
+            for pos in spec.key_positions(args) {
+                signal_key(rest, db, &args[pos]);
+            }
+        }
+        if rest.repl.enabled {
+            match &propagate_as {
+                Some(cmds) => {
+                    for c in cmds {
+                        rest.repl.feed(db, c);
+                    }
+                }
+                None => rest.repl.feed(db, args),
+            }
+        }
+    }
+    for (d, k) in &touched {
+        signal_key(rest, *d, k);
+    }
+    if let Some(which) = flushed {
+        signal_flush(rest, which);
+    }
+    let expired = std::mem::take(&mut ks.dbs[db].expired);
+    for key in expired {
+        signal_key(rest, db, &key);
+        rest.repl.feed(db, &crate::propagate::del_command(&key));
+    }
+    let threshold = rest.slowlog_threshold_us;
+    if threshold >= 0 && elapsed_us >= threshold as u64 && !spec.has(flags::SKIP_SLOWLOG) {
+        record_slowlog(rest, conn, args, now_ms, elapsed_us);
+    }
+}
+
+/// Renders an error reply and counts it in `errorstats` (the one place errors are
+/// rendered).
+pub fn reply_error(rest: &mut CoreRest, out: &mut ReplyWriter, e: &CmdError) {
+    let text = e.to_string();
+    let code = text.split(' ').next().unwrap_or("ERR");
+    match rest.errorstats.get_mut(code) {
+        Some(n) => *n += 1,
+        None => {
+            rest.errorstats.insert(code.to_string(), 1);
+        }
+    }
+    out.error(&text);
+}
+
+/// A key was modified: invalidate WATCHes on it and wake clients blocked on it.
+#[inline]
+pub fn signal_key(rest: &mut CoreRest, db: usize, key: &[u8]) {
+    if !rest.watched.is_empty() {
+        if let Some(watchers) = rest.watched.get(&(db, Key::from(key))) {
+            for (_, flag) in watchers {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+    if !rest.blocked.is_empty() {
+        if let Some(waiters) = rest.blocked.remove(&(db, Key::from(key))) {
+            for w in waiters {
+                w.notify.notify_one();
+            }
+        }
+    }
+}
+
+/// FLUSHDB/FLUSHALL: every watched key of the flushed databases is modified.
+pub fn signal_flush(rest: &mut CoreRest, which: Option<usize>) {
+    for ((db, _), watchers) in rest.watched.iter() {
+        if which.is_none_or(|d| d == *db) {
+            for (_, flag) in watchers {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+fn record_slowlog(rest: &mut CoreRest, conn: &ConnState, args: &[Bytes], now_ms: i64, us: u64) {
+    const MAX_ARGS: usize = 32;
+    const MAX_ARG_LEN: usize = 128;
+    let mut logged: Vec<Bytes> = Vec::with_capacity(args.len().min(MAX_ARGS));
+    for (i, a) in args.iter().enumerate() {
+        if i == MAX_ARGS - 1 && args.len() > MAX_ARGS {
+            logged.push(Bytes::from(format!(
+                "... ({} more arguments)",
+                args.len() - MAX_ARGS + 1
+            )));
+            break;
+        }
+        if a.len() > MAX_ARG_LEN {
+            let mut v = a[..MAX_ARG_LEN].to_vec();
+            v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes());
+            logged.push(Bytes::from(v));
+        } else {
+            logged.push(a.clone());
+        }
+    }
+    let entry = SlowlogEntry {
+        id: rest.slowlog_next_id,
+        time_s: now_ms / 1000,
+        duration_us: us,
+        args: logged,
+        addr: conn.handle.addr.to_string(),
+        name: conn.handle.info.lock().name.clone(),
+    };
+    rest.slowlog_next_id += 1;
+    rest.slowlog.push_front(entry);
+    while rest.slowlog.len() > rest.slowlog_max_len {
+        rest.slowlog.pop_back();
+    }
+}
+
+/// MONITOR line: `1700000000.123456 [0 127.0.0.1:5555] "set" "k" "v"`.
+fn feed_monitors(shared: &Shared, conn: &ConnState, args: &[Bytes], now_ms: i64) {
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        now_ms / 1000,
+        (now_ms % 1000) * 1000,
+        conn.db,
+        conn.handle.addr
+    );
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote_repr(a));
+    }
+    let msg = PushMsg::Monitor(Bytes::from(line));
+    for (_, tx) in shared.monitors.lock().iter() {
+        let _ = tx.send(msg.clone());
+    }
+}
+
+/// Redis's `sdscatrepr`: a double-quoted, escaped representation.
+pub fn quote_repr(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
