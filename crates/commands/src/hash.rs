@@ -184,12 +184,20 @@ fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let now = ctx.now_ms;
+    let small_limit = ctx.ks.limits.hash_max_listpack_entries;
     let mut deleted = 0;
     match ctx.db().get_mut(key, now) {
         None => {}
         Some(Value::Hash(h)) => {
             for f in &args[2..] {
-                if h.swap_remove(f.as_ref()).is_some() {
+                // Small hashes keep their order, as Redis's listpacks do; big ones (whose
+                // order Redis doesn't define) use the O(1) removal HSCAN's cursor relies on.
+                let removed = if h.len() <= small_limit {
+                    h.shift_remove(f.as_ref())
+                } else {
+                    h.swap_remove(f.as_ref())
+                };
+                if removed.is_some() {
                     deleted += 1;
                     if h.is_empty() {
                         break;
@@ -703,17 +711,24 @@ mod ldouble {
             !self.inf
         }
 
-        /// Rounds `n * 2^exp` (plus a sticky "something below" flag) to 64 bits, ties to even.
+        /// Rounds `n * 2^exp` (plus a sticky "something below" flag) to 64 bits, ties to even,
+        /// with gradual underflow below the smallest normal exponent.
         fn round(neg: bool, n: &Big, exp: i64, sticky: bool) -> LDouble {
             if n.is_zero() {
                 return LDouble { neg, ..LDouble::ZERO };
             }
-            let bits = n.bits();
-            let (mut mant, mut exp) = if bits <= 64 {
+            let bits = n.bits() as i64;
+            // Bits to drop: enough to fit 64 bits, and enough to keep the exponent in range.
+            let shift = (bits - 64).max(MIN_EXP - exp).max(0) as u64;
+            let (mut mant, mut exp) = if shift == 0 {
                 (n.low_u128() as u64, exp)
             } else {
-                let shift = bits - 64;
-                let mut m = n.shr(shift).low_u128() as u64;
+                let kept = n.shr(shift);
+                let mut m = if kept.bits() > 64 {
+                    u64::MAX
+                } else {
+                    kept.low_u128() as u64
+                };
                 let half = n.bit(shift - 1);
                 let rest = sticky || n.any_below(shift - 1);
                 let mut e = exp + shift as i64;
@@ -727,10 +742,13 @@ mod ldouble {
                 }
                 (m, e)
             };
-            // Normalize so that the top bit is set.
-            let lz = mant.leading_zeros();
+            if mant == 0 {
+                return LDouble { neg, ..LDouble::ZERO };
+            }
+            // Normalize (top bit set) as far as the exponent range allows.
+            let lz = i64::from(mant.leading_zeros()).min(exp - MIN_EXP).max(0);
             mant <<= lz;
-            exp -= i64::from(lz);
+            exp -= lz;
             if exp > MAX_EXP {
                 return LDouble {
                     neg,
@@ -738,9 +756,6 @@ mod ldouble {
                     exp: 0,
                     inf: true,
                 };
-            }
-            if exp < MIN_EXP {
-                return LDouble { neg, ..LDouble::ZERO };
             }
             LDouble {
                 neg,
@@ -969,7 +984,7 @@ mod ldouble {
         #[test]
         fn parsing_rules() {
             for bad in [
-                "", " 1", "1 ", "abc", "1e", "e5", ".", "nan", "1e5000", "1e-5000", "--1", "0x10",
+                "", " 1", "1 ", "abc", "1e", "e5", ".", "nan", "1e5000", "1e-5000", "1e-4952", "--1", "0x10",
             ] {
                 assert!(parse(bad.as_bytes()).is_none(), "{bad}");
             }
@@ -978,6 +993,10 @@ mod ldouble {
             }
             assert!(!parse(b"inf").unwrap().add(LDouble::ZERO).is_finite());
             assert!(parse(&vec![b'1'; 5200]).is_none());
+            // Subnormal in the extended format: accepted, and prints as 0.
+            assert_eq!(sum("-3", "1e-4940"), "-3");
+            assert_eq!(sum("0", "1e-4940"), "0");
+            assert_eq!(sum("0", "-1e-4940"), "0");
         }
     }
 }

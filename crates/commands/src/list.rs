@@ -397,26 +397,27 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         count.unsigned_abs()
     };
     let mut removed = 0u64;
+    // One pass that rebuilds the list: linear however many elements go.
+    let old = std::mem::take(l);
+    let mut kept = ListValue::with_capacity(old.len());
     if count >= 0 {
-        let mut i = 0;
-        while i < l.len() && removed < limit {
-            if l[i].as_ref() == target {
-                l.remove(i);
+        for e in old {
+            if removed < limit && e.as_ref() == target {
                 removed += 1;
             } else {
-                i += 1;
+                kept.push_back(e);
             }
         }
     } else {
-        let mut i = l.len();
-        while i > 0 && removed < limit {
-            i -= 1;
-            if l[i].as_ref() == target {
-                l.remove(i);
+        for e in old.into_iter().rev() {
+            if removed < limit && e.as_ref() == target {
                 removed += 1;
+            } else {
+                kept.push_front(e);
             }
         }
     }
+    *l = kept;
     if removed > 0 {
         ctx.db().remove_if_empty(key);
         ctx.dirty += removed;
