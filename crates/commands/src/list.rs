@@ -658,12 +658,24 @@ fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// milliseconds in a long long wrap negative there, so they are reported as negative.
 fn timeout(arg: &[u8], now_ms: i64) -> Result<i64, CmdError> {
     if let Some(secs) = slotkv_protocol::parse_f64(arg) {
+        let ms = (secs * 1000.0).ceil();
         if secs * 1000.0 >= i64::MAX as f64 {
             return Err(CmdError::TimeoutNegative);
         }
-        if secs > 0.0 && (secs * 1000.0).ceil() > (i64::MAX / 2) as f64 {
+        if ms > (i64::MAX / 2) as f64 {
             // Absurdly long but valid: block (practically) forever.
             return Ok(0);
+        }
+        if secs < 0.0 && ms == 0.0 {
+            // Less than a millisecond below zero rounds up to 0 there: block forever.
+            return Ok(0);
+        }
+        if secs == 0.0 && !arg.starts_with(b"-") {
+            // Too small for a double but not for a long double: rounds up to 1 ms.
+            let mantissa = arg.split(|&c| c == b'e' || c == b'E').next().unwrap_or(b"");
+            if mantissa.iter().any(|&c| (b'1'..=b'9').contains(&c)) {
+                return Ok(now_ms + 1);
+            }
         }
     }
     crate::args::timeout_deadline(arg, now_ms)

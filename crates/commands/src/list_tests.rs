@@ -428,7 +428,6 @@ fn blocking_errors() {
         &[
             ("BLPOP a x", nf),
             ("BLPOP a -1", neg),
-            ("BLPOP a -0.0001", neg),
             ("BLPOP a inf", neg),
             ("BLPOP a 1e100", neg),
             ("BLPOP a 9223372036854776", neg),
@@ -511,6 +510,18 @@ fn blocking_requests_and_multi() {
             deadline_ms: now + 1
         })
     );
+    // Redis: a timeout just below zero rounds up to "forever"; a tiny one to 1 ms.
+    for (t, deadline) in [
+        ("-0", 0),
+        ("-0.0001", 0),
+        ("0", 0),
+        ("1e-400", now + 1),
+        ("0e5", 0),
+    ] {
+        let (r, b) = run_ctx(&mut h, &format!("BLPOP x {t}"), true);
+        assert_eq!(r, "", "{t}");
+        assert_eq!(b.map(|b| b.deadline_ms), Some(deadline), "{t}");
+    }
     let (r, b) = run_ctx(&mut h, "BRPOPLPUSH x y 2", true);
     assert_eq!(r, "");
     assert_eq!(
