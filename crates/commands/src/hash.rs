@@ -106,9 +106,18 @@ fn get_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c HashValue
     Ok(hash_and_out(ctx, key)?.0)
 }
 
+/// The hash at `key` for writing (write lookups don't count as keyspace hits or misses).
+fn get_hash_mut<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut HashValue>, CmdError> {
+    match ctx.get_mut(key) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(CmdError::WrongType),
+    }
+}
+
 /// The hash at `key`, created if missing; WRONGTYPE (and nothing created) if another type.
 fn hash_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<&'c mut HashValue, CmdError> {
-    get_hash(ctx, key)?;
+    get_hash_mut(ctx, key)?;
     let now = ctx.now_ms;
     match ctx.db().get_or_insert_with(key, now, Value::new_hash) {
         Value::Hash(h) => Ok(h),
@@ -149,7 +158,7 @@ fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    if get_hash(ctx, &args[1])?.is_some_and(|h| h.contains_key(args[2].as_ref())) {
+    if get_hash_mut(ctx, &args[1])?.is_some_and(|h| h.contains_key(args[2].as_ref())) {
         ctx.out.int(0);
         return Ok(());
     }

@@ -162,7 +162,8 @@ fn push(l: &mut ListValue, end: End, e: Elem) {
     }
 }
 
-/// The list at `key`: `None` if missing, WRONGTYPE if another type.
+/// The list at `key`: `None` if missing, WRONGTYPE if another type. For read-only commands;
+/// writers use [`get_list_mut`] (write lookups don't count as keyspace hits or misses).
 fn get_list<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c ListValue>, CmdError> {
     match ctx.get(key) {
         None => Ok(None),
@@ -204,7 +205,7 @@ fn list_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<&'c mut ListVa
 
 fn push_generic(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, only_existing: bool) -> CmdResult {
     let key = &args[1];
-    let exists = get_list(ctx, key)?.is_some();
+    let exists = get_list_mut(ctx, key)?.is_some();
     if only_existing && !exists {
         ctx.out.int(0);
         return Ok(());
@@ -266,7 +267,7 @@ fn pop_cmd(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
         None => None,
     };
     let key = &args[1];
-    if get_list(ctx, key)?.is_none() {
+    if get_list_mut(ctx, key)?.is_none() {
         if count.is_some() {
             ctx.out.null_array();
         } else {
@@ -548,10 +549,10 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// Moves one element; `Ok(None)` when the source is missing. Type errors leave both lists
 /// untouched.
 fn move_one(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -> Result<Option<Elem>, CmdError> {
-    if get_list(ctx, src)?.is_none() {
+    if get_list_mut(ctx, src)?.is_none() {
         return Ok(None);
     }
-    get_list(ctx, dst)?;
+    get_list_mut(ctx, dst)?;
     let Some(l) = get_list_mut(ctx, src)? else {
         return Ok(None);
     };
@@ -626,7 +627,7 @@ fn parse_mpop(args: &[Bytes], at: usize) -> Result<MpopArgs, CmdError> {
 fn mpop_serve(ctx: &mut Ctx<'_>, args: &[Bytes], p: &MpopArgs) -> Result<bool, CmdError> {
     for k in p.keys.clone() {
         let key = &args[k];
-        if get_list(ctx, key)?.is_none() {
+        if get_list_mut(ctx, key)?.is_none() {
             continue;
         }
         let v = pop_many(ctx, key, p.end, p.count)?;
@@ -696,7 +697,7 @@ fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> CmdResult {
     let deadline = timeout(&args[args.len() - 1], ctx.now_ms)?;
     let keys = &args[1..args.len() - 1];
     for key in keys {
-        if get_list(ctx, key)?.is_none() {
+        if get_list_mut(ctx, key)?.is_none() {
             continue;
         }
         let v = pop_many(ctx, key, end, 1)?;

@@ -578,3 +578,16 @@ fn expired_list_is_missing() {
     assert_eq!(h.run("LPUSHX l a"), ":0\r\n");
     assert_eq!(h.run("RPUSH l b"), ":1\r\n");
 }
+
+#[test]
+fn write_lookups_do_not_count_as_misses() {
+    let mut h = Harness::new();
+    h.run("LPUSH l a");
+    h.run("HSET hh f v");
+    h.run("LMPOP 2 x l LEFT");
+    h.run("BLPOP y 0");
+    assert_eq!((h.ks.dbs[0].hits, h.ks.dbs[0].misses), (0, 0));
+    h.run("LRANGE nokey 0 -1");
+    h.run("HGET hh f");
+    assert_eq!((h.ks.dbs[0].hits, h.ks.dbs[0].misses), (1, 1));
+}
