@@ -505,7 +505,7 @@ mod tests;
 /// and prints it with `%.17Lf`, trailing zeros removed. This is a software version of exactly
 /// that: correctly rounded parsing (like `strtold`), correctly rounded addition, and exact
 /// decimal printing, using a small big-integer helper.
-mod ldouble {
+pub(crate) mod ldouble {
     use std::cmp::Ordering;
 
     /// Strings this long or longer are refused, as Redis refuses them.
