@@ -235,6 +235,7 @@ pub fn execute(
     let db = conn.db;
     let mut ctx = Ctx::new(ks, db, out, now_ms);
     ctx.can_block = can_block;
+    let present = watched_present(ctx.ks, rest, spec);
     let result = match spec.handler {
         Handler::Data(f) => f(&mut ctx, args),
         Handler::Srv(f) => {
@@ -293,7 +294,7 @@ pub fn execute(
         signal_key(rest, *d, k);
     }
     if let Some(which) = flushed {
-        signal_flush(rest, which);
+        signal_flushed_keys(rest, which, &present);
     }
     let expired = std::mem::take(&mut ks.dbs[db].expired);
     for key in expired {
@@ -347,12 +348,42 @@ pub fn signal_key(rest: &mut CoreRest, db: usize, key: &[u8]) {
     }
 }
 
-/// FLUSHDB/FLUSHALL: every watched key of the flushed databases is modified.
+/// The watched keys present in the keyspace, taken before a command that may flush: as in
+/// Redis (`touchAllWatchedKeysInDb`), a flush modifies only the watched keys that existed.
+/// Empty when nobody watches anything (the common case costs one check).
+fn watched_present(ks: &Keyspace, rest: &CoreRest, spec: &Spec) -> Vec<(usize, Key)> {
+    if rest.watched.is_empty() || !matches!(spec.name, "flushdb" | "flushall") {
+        return Vec::new();
+    }
+    rest.watched
+        .keys()
+        // Physically present, even if logically expired: Redis looks in the dict.
+        .filter(|(db, key)| ks.dbs.get(*db).is_some_and(|d| d.peek(key, i64::MIN).is_some()))
+        .cloned()
+        .collect()
+}
+
+/// Every watched key of the database(s) is modified (SWAPDB, where both databases change
+/// wholesale).
 pub fn signal_flush(rest: &mut CoreRest, which: Option<usize>) {
     for ((db, _), watchers) in rest.watched.iter() {
         if which.is_none_or(|d| d == *db) {
             for (_, flag) in watchers {
                 flag.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// FLUSHDB/FLUSHALL: the watched keys of the flushed databases that existed (`present`,
+/// from [`watched_present`]) are modified.
+fn signal_flushed_keys(rest: &mut CoreRest, which: Option<usize>, present: &[(usize, Key)]) {
+    for k in present {
+        if which.is_none_or(|d| d == k.0) {
+            if let Some(watchers) = rest.watched.get(k) {
+                for (_, flag) in watchers {
+                    flag.store(true, Ordering::SeqCst);
+                }
             }
         }
     }
