@@ -7,8 +7,11 @@
 //! `pending` holds tests for commands that are not on main yet; they build only with
 //! `--features pending-e2e` and move here once they pass.
 
+mod admin;
 mod clients;
 mod commands;
+mod families;
+mod multi_client;
 #[cfg(feature = "pending-e2e")]
 mod pending;
 mod protocol;

@@ -294,6 +294,8 @@ fn protocol_edge_cases_match_redis() {
         b"ECHO \"a\"b\r\n",
         b"ECHO 'a\r\n",
         b"\"\"\r\n",
+        b"PING\r\nQUIT\r\nECHO never\r\n",
+        b"*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n",
         long_count.as_bytes(),
         long_mbulk.as_bytes(),
         &big_inline,

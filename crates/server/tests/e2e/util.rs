@@ -77,3 +77,15 @@ pub fn int(n: i64) -> Reply {
 pub fn err(s: &str) -> Reply {
     Reply::Error(s.to_string())
 }
+
+/// Runs the same scenario (which may use several clients) on a fresh slotkv and a fresh
+/// redis-server started with `args`, and asserts that it saw the same replies.
+#[track_caller]
+pub fn assert_same_on_both(args: &[&str], scenario: impl Fn(&ServerProcess) -> Vec<Reply>) {
+    let ours = scenario(&start(args));
+    let theirs = scenario(&start_redis(args));
+    assert_eq!(ours.len(), theirs.len());
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(a, b, "reply #{i}: slotkv {a} vs redis-server {b}");
+    }
+}

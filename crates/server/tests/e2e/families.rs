@@ -1,0 +1,100 @@
+//! The list and hash families over the wire (compared with redis-server), blocking pops
+//! woken by another connection or timing out, and WRONGTYPE.
+
+use std::time::{Duration, Instant};
+
+use slotkv_testkit::{encode, Reply};
+
+use crate::protocol::assert_same_replies;
+use crate::util::*;
+
+#[test]
+fn blpop_woken_by_lpush_from_another_connection() {
+    let s = shared();
+    let mut waiter = s.client();
+    waiter.send(&["BLPOP", "bl:q", "bl:other", "10"]).unwrap();
+    // The waiter must be blocked before the push, or the test proves nothing.
+    let mut c = s.client();
+    slotkv_testkit::assert_eventually(Duration::from_secs(5), "client blocked", || {
+        c.cmd(&["INFO", "clients"])
+            .as_str()
+            .is_some_and(|t| t.contains("blocked_clients:1"))
+    });
+    let started = Instant::now();
+    assert_eq!(c.cmd(&["LPUSH", "bl:q", "job"]), int(1));
+    assert_eq!(waiter.read_reply(), Reply::Array(vec![bulk("bl:q"), bulk("job")]));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(c.cmd(&["LLEN", "bl:q"]), int(0));
+}
+
+#[test]
+fn blpop_timeout_returns_nil() {
+    let s = shared();
+    let mut c = s.client();
+    let started = Instant::now();
+    assert_eq!(c.raw(&encode(&["BLPOP", "bl:never", "0.2"])), b"*-1\r\n");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(150) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    // RESP3: the null type.
+    c.cmd(&["HELLO", "3"]);
+    assert_eq!(c.raw(&encode(&["BLPOP", "bl:never", "0.1"])), b"_\r\n");
+}
+
+#[test]
+fn lists_match_redis() {
+    assert_same_replies(&[
+        &["RPUSH", "ls:a", "a", "b", "c"],
+        &["LPUSH", "ls:a", "z"],
+        &["LRANGE", "ls:a", "0", "-1"],
+        &["LLEN", "ls:a"],
+        &["LINDEX", "ls:a", "-1"],
+        &["LPOP", "ls:a"],
+        &["RPOP", "ls:a", "2"],
+        &["LINSERT", "ls:a", "BEFORE", "a", "x"],
+        &["LSET", "ls:a", "0", "y"],
+        &["LREM", "ls:a", "0", "a"],
+        &["LRANGE", "ls:a", "0", "-1"],
+        &["LMOVE", "ls:a", "ls:b", "LEFT", "RIGHT"],
+        &["LPOS", "ls:b", "y"],
+        &["SET", "ls:str", "v"],
+        &["LPUSH", "ls:str", "x"],
+        &["LPOP", "ls:none"],
+    ]);
+}
+
+#[test]
+fn hashes_match_redis() {
+    assert_same_replies(&[
+        &["HSET", "hs:a", "f1", "v1", "f2", "v2"],
+        &["HGET", "hs:a", "f1"],
+        &["HMGET", "hs:a", "f1", "nope"],
+        &["HLEN", "hs:a"],
+        &["HEXISTS", "hs:a", "f2"],
+        &["HINCRBY", "hs:a", "n", "5"],
+        &["HINCRBYFLOAT", "hs:a", "n", "0.5"],
+        &["HDEL", "hs:a", "f1", "nope"],
+        &["HSETNX", "hs:a", "f2", "x"],
+        &["HSTRLEN", "hs:a", "f2"],
+        &["HGET", "hs:none", "f"],
+        &["SET", "hs:str", "v"],
+        &["HGET", "hs:str", "f"],
+    ]);
+}
+
+#[test]
+fn wrongtype_error_text() {
+    let s = shared();
+    let mut c = s.client();
+    c.cmd(&["LPUSH", "wt:list", "a"]);
+    assert_eq!(
+        c.cmd(&["GET", "wt:list"]),
+        err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(
+        c.raw(&encode(&["INCR", "wt:list"])),
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+}
