@@ -98,3 +98,89 @@ fn wrongtype_error_text() {
         b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
     );
 }
+
+#[test]
+fn blocking_pops_in_pipelines_and_transactions_match_redis() {
+    assert_same_on_both(&[], |s| {
+        let mut a = s.client();
+        let mut b = s.client();
+        let mut out = Vec::new();
+        // A pipeline with a blocking pop in the middle: the requests after it wait for it.
+        a.write_raw(
+            &[
+                encode(&["SET", "before", "1"]),
+                encode(&["BLPOP", "q", "10"]),
+                encode(&["GET", "before"]),
+            ]
+            .concat(),
+        )
+        .unwrap();
+        out.push(a.read_reply());
+        assert_eventually_blocked(&mut b, 1);
+        out.push(b.cmd(&["RPUSH", "q", "x", "y"]));
+        out.push(a.read_reply());
+        out.push(a.read_reply());
+        out.push(b.cmd(&["LRANGE", "q", "0", "-1"]));
+        // Inside MULTI a blocking pop never blocks: nil on an empty list.
+        out.push(a.cmd(&["MULTI"]));
+        out.push(a.cmd(&["BLPOP", "empty", "0"]));
+        out.push(a.cmd(&["BRPOP", "q", "0"]));
+        out.push(a.cmd(&["EXEC"]));
+        // Two waiters on one key are served in arrival order.
+        let mut c = s.client();
+        a.send(&["BRPOP", "fifo", "10"]).unwrap();
+        assert_eventually_blocked(&mut b, 1);
+        c.send(&["BRPOP", "fifo", "10"]).unwrap();
+        assert_eventually_blocked(&mut b, 2);
+        out.push(b.cmd(&["LPUSH", "fifo", "first"]));
+        out.push(a.read_reply());
+        out.push(b.cmd(&["LPUSH", "fifo", "second"]));
+        out.push(c.read_reply());
+        // BLMOVE wakes up too, and a wrong type reports WRONGTYPE to the waiter.
+        a.send(&["BLMOVE", "src", "dst", "LEFT", "RIGHT", "10"]).unwrap();
+        assert_eventually_blocked(&mut b, 1);
+        out.push(b.cmd(&["RPUSH", "src", "m"]));
+        out.push(a.read_reply());
+        out.push(b.cmd(&["LRANGE", "dst", "0", "-1"]));
+        out
+    });
+}
+
+/// Waits until INFO says `n` clients are blocked.
+#[track_caller]
+fn assert_eventually_blocked(c: &mut slotkv_testkit::TestClient, n: usize) {
+    let want = format!("blocked_clients:{n}\r");
+    slotkv_testkit::assert_eventually(Duration::from_secs(5), &want, || {
+        c.cmd(&["INFO", "clients"])
+            .as_str()
+            .is_some_and(|t| t.contains(&want))
+    });
+}
+
+#[test]
+fn more_lists_and_hashes_match_redis() {
+    assert_same_replies(&[
+        &["RPUSH", "lh:l", "1", "2", "3", "4", "5", "6"],
+        &["LTRIM", "lh:l", "1", "-2"],
+        &["LRANGE", "lh:l", "-100", "100"],
+        &["LRANGE", "lh:l", "3", "1"],
+        &["RPOPLPUSH", "lh:l", "lh:l"],
+        &["LRANGE", "lh:l", "0", "-1"],
+        &["LPUSHX", "lh:none", "x"],
+        &["LINDEX", "lh:l", "100"],
+        &["LSET", "lh:none", "0", "x"],
+        &["LSET", "lh:l", "100", "x"],
+        &["LPOS", "lh:l", "3", "RANK", "-1", "COUNT", "0"],
+        &["LMPOP", "2", "lh:none", "lh:l", "RIGHT", "COUNT", "2"],
+        &["LPOP", "lh:l", "0"],
+        &["HSET", "lh:h", "b", "2", "a", "1", "c", "3"],
+        &["HGETALL", "lh:h"],
+        &["HKEYS", "lh:h"],
+        &["HVALS", "lh:h"],
+        &["HRANDFIELD", "lh:none"],
+        &["HINCRBY", "lh:h", "a", "notint"],
+        &["HINCRBYFLOAT", "lh:h", "a", "1.1"],
+        &["HSET", "lh:h", "a"],
+        &["HGETALL", "lh:none"],
+    ]);
+}

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use slotkv_testkit::run_with_timeout;
+use slotkv_testkit::{run_with_timeout, Reply};
 
 use crate::protocol::assert_same_replies;
 use crate::util::*;
@@ -103,4 +103,32 @@ fn redis_benchmark_runs_cleanly() {
             "no {t} result in:\n{text}"
         );
     }
+}
+
+/// Fails: SWAPDB (cmds/server.rs) marks every watched key of both databases modified;
+/// Redis only those present in either database (EXEC wrongly returns nil, reply #5).
+#[test]
+fn swapdb_and_watch_match_redis() {
+    assert_same_on_both(&[], |s| {
+        let mut a = s.client();
+        let mut b = s.client();
+        let mut out = Vec::new();
+        let tx = |a: &mut slotkv_testkit::TestClient, out: &mut Vec<Reply>| {
+            out.push(a.cmd(&["MULTI"]));
+            out.push(a.cmd(&["PING"]));
+            out.push(a.cmd(&["EXEC"]));
+        };
+        // Neither database holds the watched key: nothing changes for it.
+        out.push(a.cmd(&["WATCH", "w"]));
+        out.push(b.cmd(&["SET", "x", "1"]));
+        out.push(b.cmd(&["SWAPDB", "0", "1"]));
+        tx(&mut a, &mut out);
+        // The other database holds it: it appears.
+        out.push(b.cmd(&["SELECT", "1"]));
+        out.push(b.cmd(&["SET", "w", "1"]));
+        out.push(a.cmd(&["WATCH", "w"]));
+        out.push(b.cmd(&["SWAPDB", "0", "1"]));
+        tx(&mut a, &mut out);
+        out
+    });
 }
