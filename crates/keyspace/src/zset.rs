@@ -17,7 +17,9 @@ const BLOCK_MAX: usize = 128;
 /// A sorted set.
 #[derive(Debug, Clone, Default)]
 pub struct ZSet {
-    scores: ahash::HashMap<Elem, f64>,
+    /// Member → score, in an insertion-ordered table whose positions drive ZSCAN cursors
+    /// (see [`crate::scan_step`]).
+    scores: indexmap::IndexMap<Elem, f64, ahash::RandomState>,
     blocks: Vec<Vec<(f64, Elem)>>,
     /// Fenwick tree (1-based) over `blocks[i].len()`; `fen.len() == blocks.len() + 1`
     /// (or 0 when there are no blocks).
@@ -26,7 +28,7 @@ pub struct ZSet {
 
 impl PartialEq for ZSet {
     fn eq(&self, other: &Self) -> bool {
-        self.scores == other.scores
+        self.len() == other.len() && self.scores.iter().all(|(m, s)| other.score(m) == Some(*s))
     }
 }
 
@@ -224,7 +226,7 @@ impl ZSet {
 
     /// Removes a member. Returns true if it was there.
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        match self.scores.remove(member) {
+        match self.scores.swap_remove(member) {
             Some(score) => {
                 self.remove_ordered(member, score);
                 true
@@ -312,6 +314,12 @@ impl ZSet {
             return None;
         }
         self.get_by_rank(rng.gen_range(0..self.len()))
+    }
+
+    /// The entry at `pos` of the member table (for ZSCAN: positions `0..len`, walked with
+    /// [`crate::scan_step`]).
+    pub fn entry_at(&self, pos: usize) -> Option<(&[u8], f64)> {
+        self.scores.get_index(pos).map(|(m, s)| (m.as_ref(), *s))
     }
 
     /// Removes and returns the entry at `rank`.
