@@ -655,11 +655,205 @@ fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Replays a transcript recorded against Redis 7.0.15 (command line, exact reply) through
+/// the harness. `hello 2|3` switches the protocol; `flushall` empties the keyspace.
+#[cfg(test)]
+pub(crate) fn replay(cases: &[(&str, &str)]) {
+    let mut h = crate::testing::Harness::new();
+    for (line, expected) in cases {
+        let args = slotkv_protocol::split_args(line.as_bytes()).expect("valid line");
+        if args[0].eq_ignore_ascii_case(b"hello") {
+            h.version = if &args[1][..] == b"3" {
+                slotkv_protocol::ProtocolVersion::Resp3
+            } else {
+                slotkv_protocol::ProtocolVersion::Resp2
+            };
+            continue;
+        }
+        if args[0].eq_ignore_ascii_case(b"flushall") {
+            h.ks = slotkv_keyspace::Keyspace::new(16);
+            continue;
+        }
+        let a: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        assert_eq!(h.run_args(&a), *expected, "{line}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use slotkv_protocol::ProtocolVersion;
 
     use crate::testing::Harness;
+
+    /// Recorded from redis-server 7.0.15.
+    const REDIS_S1: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("sadd s a b c", ":3\r\n"),
+        ("spop s 0", "*0\r\n"),
+        ("spop s -1", "-ERR value is out of range, must be positive\r\n"),
+        ("spop nokey 2", "*0\r\n"),
+        ("spop nokey", "$-1\r\n"),
+        ("srandmember nokey", "$-1\r\n"),
+        ("srandmember nokey 3", "*0\r\n"),
+        ("srandmember nokey -3", "*0\r\n"),
+        ("smove nokey s2 a", ":0\r\n"),
+        ("set str x", "+OK\r\n"),
+        (
+            "smove s str zz",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "smove str s a",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("smove nokey str a", ":0\r\n"),
+        ("smove s s a", ":1\r\n"),
+        ("smove s s zz", ":0\r\n"),
+        ("sintercard 0 s", "-ERR numkeys should be greater than 0\r\n"),
+        ("sintercard 1 s limit -1", "-ERR LIMIT can't be negative\r\n"),
+        (
+            "sintercard 2 s",
+            "-ERR Number of keys can't be greater than number of args\r\n",
+        ),
+        ("sintercard x s", "-ERR numkeys should be greater than 0\r\n"),
+        ("sintercard 1 s limit 0 limit 1", ":1\r\n"),
+        ("sintercard 1 s foo", "-ERR syntax error\r\n"),
+        ("sintercard 1 s limit", "-ERR syntax error\r\n"),
+        (
+            "sintercard 1 str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sinter s nokey str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sinter nokey str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sinter str nokey",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sunion s str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sdiff s str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sdiffstore d s str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("sinterstore d nokey", ":0\r\n"),
+        ("sscan s abc", "-ERR invalid cursor\r\n"),
+        ("sscan s 0 count 0", "-ERR syntax error\r\n"),
+        ("sscan s 0 count -1", "-ERR syntax error\r\n"),
+        (
+            "sscan s 0 count x",
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        ("sscan s 0 match", "-ERR syntax error\r\n"),
+        ("sscan s 0 foo bar", "-ERR syntax error\r\n"),
+        ("sscan s 18446744073709551616", "-ERR invalid cursor\r\n"),
+        ("sscan s +", "-ERR invalid cursor\r\n"),
+        (
+            "sscan str 0",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("sscan nokey 0 count 0", "*2\r\n$1\r\n0\r\n*0\r\n"),
+        ("smismember nokey a", "*1\r\n:0\r\n"),
+        ("smismember s a b", "*2\r\n:1\r\n:1\r\n"),
+        (
+            "sismember str a",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "scard str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sadd str a",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "srem str a",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "smembers str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "srandmember str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "spop str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("sadd is 3 1 2 -5 10", ":5\r\n"),
+        (
+            "smembers is",
+            "*5\r\n$2\r\n-5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$2\r\n10\r\n",
+        ),
+        (
+            "sscan is 5 count 1",
+            "*2\r\n$1\r\n0\r\n*5\r\n$2\r\n-5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$2\r\n10\r\n",
+        ),
+        (
+            "sscan is 0 match 1*",
+            "*2\r\n$1\r\n0\r\n*2\r\n$1\r\n1\r\n$2\r\n10\r\n",
+        ),
+        ("sadd a 1 2 3 4", ":4\r\n"),
+        ("sadd b 3 4 5", ":3\r\n"),
+        ("sadd c x 4", ":2\r\n"),
+        ("sinter a b", "*2\r\n$1\r\n3\r\n$1\r\n4\r\n"),
+        ("sinter a b c", "*1\r\n$1\r\n4\r\n"),
+        (
+            "sunion a b",
+            "*5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n$1\r\n5\r\n",
+        ),
+        ("sdiff a b", "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"),
+        ("sdiff a nokey c", "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n"),
+        ("sdiff nokey a", "*0\r\n"),
+        ("sinterstore str a b", ":2\r\n"),
+        ("smembers str", "*2\r\n$1\r\n3\r\n$1\r\n4\r\n"),
+        ("sunionstore u a b c", ":6\r\n"),
+        ("sdiffstore u a b", ":2\r\n"),
+        ("smembers u", "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"),
+        ("sdiffstore u a a", ":0\r\n"),
+        ("scard u", ":0\r\n"),
+        ("sunionstore a a b", ":5\r\n"),
+        (
+            "smembers a",
+            "*5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n4\r\n$1\r\n5\r\n",
+        ),
+        ("srem a 1 2 3 4 5 6", ":5\r\n"),
+        ("scard a", ":0\r\n"),
+        ("hello 3", "HELLO"),
+        (
+            "smembers is",
+            "~5\r\n$2\r\n-5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$2\r\n10\r\n",
+        ),
+        ("smembers nokey", "~0\r\n"),
+        (
+            "sinter is",
+            "~5\r\n$2\r\n-5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$2\r\n10\r\n",
+        ),
+        ("sunion nokey", "~0\r\n"),
+        ("sdiff b b", "~0\r\n"),
+        ("spop nokey 1", "~0\r\n"),
+        ("srandmember is 1 2", "-ERR syntax error\r\n"),
+        ("hello 2", "HELLO"),
+    ];
+
+    #[test]
+    fn matches_redis_transcript() {
+        super::replay(REDIS_S1);
+    }
 
     fn members(reply: &str) -> Vec<String> {
         let mut v: Vec<String> = reply
