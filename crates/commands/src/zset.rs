@@ -169,6 +169,24 @@ fn write_z<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a mut ZS
     }
 }
 
+/// Parses a score, increment or weight the way Redis's `getDoubleFromObject` does: like
+/// [`slotkv_protocol::parse_f64`], but a finite literal that overflows to infinity or
+/// underflows to zero is refused (strtod's ERANGE).
+fn strict_float(arg: &[u8]) -> Option<f64> {
+    let v = slotkv_protocol::parse_f64(arg)?;
+    let mantissa = arg.split(|c| *c == b'e' || *c == b'E').next().unwrap_or(arg);
+    if (v.is_infinite() && !arg.iter().any(|c| c.eq_ignore_ascii_case(&b'i')))
+        || (v == 0.0 && mantissa.iter().any(|c| (b'1'..=b'9').contains(c)))
+    {
+        return None;
+    }
+    Some(v)
+}
+
+fn float_arg(arg: &[u8]) -> Result<f64, CmdError> {
+    strict_float(arg).ok_or(CmdError::NotFloat)
+}
+
 fn nan_error() -> CmdError {
     CmdError::err("resulting score is not a number (NaN)")
 }
@@ -412,13 +430,13 @@ fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let pairs = rest
         .chunks_exact(2)
-        .map(|p| Ok((crate::args::float(&p[0])?, &p[1][..])))
+        .map(|p| Ok((float_arg(&p[0])?, &p[1][..])))
         .collect::<Result<Vec<_>, CmdError>>()?;
     zadd_core(ctx, &args[1], f, &pairs)
 }
 
 fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let incr = crate::args::float(&args[2])?;
+    let incr = float_arg(&args[2])?;
     let f = AddFlags {
         incr: true,
         ..AddFlags::default()
@@ -1221,11 +1239,8 @@ fn zsetop_generic(
     let numkeys = numkeys as usize;
     let keys = &args[at + 1..at + 1 + numkeys];
     let now = ctx.now_ms;
-    // Keys are type-checked before the options are parsed, as Redis does.
-    {
-        let db = &mut ctx.ks.dbs[ctx.db];
-        gather(db, keys, now)?;
-    }
+    // Keys are looked up and type-checked before the options are parsed, as Redis does.
+    let inputs = gather(&mut ctx.ks.dbs[ctx.db], keys, now)?;
     let mut weights = vec![1.0; numkeys];
     let mut agg = Aggregate::Sum;
     let mut withscores = false;
@@ -1235,7 +1250,7 @@ fn zsetop_generic(
         let a = &args[j];
         if op != SetOp::Diff && is(a, "weights") && left >= numkeys {
             for (k, w) in weights.iter_mut().enumerate() {
-                *w = slotkv_protocol::parse_f64(&args[j + 1 + k])
+                *w = strict_float(&args[j + 1 + k])
                     .ok_or_else(|| CmdError::err("weight value is not a float"))?;
             }
             j += numkeys;
@@ -1258,10 +1273,9 @@ fn zsetop_generic(
         }
         j += 1;
     }
-    let db = &mut ctx.ks.dbs[ctx.db];
-    let inputs = gather(db, keys, now)?;
     let result = compute(&inputs, &weights, agg, op);
     drop(inputs);
+    let db = &mut ctx.ks.dbs[ctx.db];
     match store {
         None => {
             let items: Vec<(&[u8], f64)> = result.iter().collect();
@@ -1734,6 +1748,32 @@ mod tests {
         let block = ctx.block.take();
         let prop = ctx.propagate_as.take();
         (String::from_utf8(out.buf).unwrap(), block, prop)
+    }
+
+    #[test]
+    fn out_of_range_floats_are_refused() {
+        // Recorded from redis-server 7.0.15.
+        replay(&[
+            ("zadd zz 1e400 a", "-ERR value is not a valid float\r\n"),
+            ("zadd zz 1e-400 a", "-ERR value is not a valid float\r\n"),
+            ("zadd zz -1e400 a", "-ERR value is not a valid float\r\n"),
+            ("zadd zz 4e-320 a", ":1\r\n"),
+            ("zadd zz 1.5e3 a", ":0\r\n"),
+            ("zincrby zz 1e400 a", "-ERR value is not a valid float\r\n"),
+            ("zcount zz 1e400 1e500", ":0\r\n"),
+            ("zunion 1 zz weights 1e400", "-ERR weight value is not a float\r\n"),
+            ("zadd zz +5 b", ":1\r\n"),
+            ("zadd zz .5 c", ":1\r\n"),
+            ("zadd zz 5. d", ":1\r\n"),
+            ("zadd zz \" 5\" e", "-ERR value is not a valid float\r\n"),
+            ("zadd zz Infinity f", ":1\r\n"),
+            ("zadd zz -INF g", ":1\r\n"),
+            ("zadd zz 0e5 h", ":1\r\n"),
+            (
+                "zrange zz 0 -1 withscores",
+                "*14\r\n$1\r\ng\r\n$4\r\n-inf\r\n$1\r\nh\r\n$1\r\n0\r\n$1\r\nc\r\n$3\r\n0.5\r\n$1\r\nb\r\n$1\r\n5\r\n$1\r\nd\r\n$1\r\n5\r\n$1\r\na\r\n$4\r\n1500\r\n$1\r\nf\r\n$3\r\ninf\r\n",
+            ),
+        ]);
     }
 
     #[test]
