@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use rand::Rng;
-use slotkv_keyspace::{scan_step, Db, SetValue, Value, ZSet};
+use slotkv_keyspace::{scan_step, Db, EncodingLimits, SetValue, Value, ZSet};
 use slotkv_protocol::ReplyWriter;
 
 use crate::args::{int, is};
@@ -185,6 +185,35 @@ fn strict_float(arg: &[u8]) -> Option<f64> {
 
 fn float_arg(arg: &[u8]) -> Result<f64, CmdError> {
     strict_float(arg).ok_or(CmdError::NotFloat)
+}
+
+/// Whether Redis would hold this zset as a listpack (small, short members). Redis stores a
+/// listpack score as text where -0 becomes 0, while its skiplist keeps the sign.
+fn listpack_like(z: &ZSet, limits: &EncodingLimits) -> bool {
+    z.len() <= limits.zset_max_listpack_entries
+        && z.iter().all(|(m, _)| m.len() <= limits.zset_max_listpack_value)
+}
+
+/// -0 as a listpack stores it.
+fn unsigned_zero(score: f64) -> f64 {
+    if score == 0.0 {
+        0.0
+    } else {
+        score
+    }
+}
+
+/// A freshly built destination (ZRANGESTORE, ZUNIONSTORE...): Redis ends up with a
+/// listpack when the result is small, which drops the sign of -0 scores.
+fn finish_store(z: ZSet, limits: &EncodingLimits) -> ZSet {
+    if !listpack_like(&z, limits) || !z.iter().any(|(_, s)| s == 0.0 && s.is_sign_negative()) {
+        return z;
+    }
+    let mut out = ZSet::new();
+    for (m, s) in z.iter() {
+        out.insert(m, unsigned_zero(s));
+    }
+    out
 }
 
 fn nan_error() -> CmdError {
@@ -446,18 +475,27 @@ fn zincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn zadd_core(ctx: &mut Ctx<'_>, key: &[u8], f: AddFlags, pairs: &[(f64, &[u8])]) -> CmdResult {
     let now = ctx.now_ms;
+    let limits = ctx.ks.limits;
     let db = &mut ctx.ks.dbs[ctx.db];
-    if write_z(db, key, now)?.is_none() {
-        if f.xx {
-            if f.incr {
-                ctx.out.null();
-            } else {
-                ctx.out.int(0);
+    // Which encoding Redis would be using decides whether a -0 score keeps its sign.
+    let mut skiplist = match write_z(db, key, now)? {
+        Some(z) => !listpack_like(z, &limits),
+        None => {
+            if f.xx {
+                if f.incr {
+                    ctx.out.null();
+                } else {
+                    ctx.out.int(0);
+                }
+                return Ok(());
             }
-            return Ok(());
+            db.set(key, Value::new_zset(), now);
+            pairs.len() > limits.zset_max_listpack_entries
+                || pairs
+                    .iter()
+                    .any(|(_, m)| m.len() > limits.zset_max_listpack_value)
         }
-        db.set(key, Value::new_zset(), now);
-    }
+    };
     let Some(z) = write_z(db, key, now)? else {
         return Err(CmdError::WrongType);
     };
@@ -481,7 +519,7 @@ fn zadd_core(ctx: &mut Ctx<'_>, key: &[u8], f: AddFlags, pairs: &[(f64, &[u8])])
                 processed += 1;
                 last = new;
                 if new != cur {
-                    z.insert(m, new);
+                    z.insert(m, if skiplist { new } else { unsigned_zero(new) });
                     updated += 1;
                 }
             }
@@ -489,7 +527,11 @@ fn zadd_core(ctx: &mut Ctx<'_>, key: &[u8], f: AddFlags, pairs: &[(f64, &[u8])])
                 if f.xx {
                     continue;
                 }
-                z.insert(m, score);
+                if z.len() + 1 > limits.zset_max_listpack_entries || m.len() > limits.zset_max_listpack_value
+                {
+                    skiplist = true;
+                }
+                z.insert(m, if skiplist { score } else { unsigned_zero(score) });
                 added += 1;
                 processed += 1;
                 last = score;
@@ -767,6 +809,8 @@ fn zrange_generic(
                 nz.insert(m, *s);
             }
             drop(items);
+            let nz = finish_store(nz, &ctx.ks.limits);
+            let db = &mut ctx.ks.dbs[ctx.db];
             if n == 0 {
                 if db.delete(dst, now) {
                     ctx.dirty += 1;
@@ -1288,6 +1332,8 @@ fn zsetop_generic(
                     ctx.dirty += 1;
                 }
             } else {
+                let result = finish_store(result, &ctx.ks.limits);
+                let db = &mut ctx.ks.dbs[ctx.db];
                 db.set(dst, Value::ZSet(Box::new(result)), now);
                 ctx.dirty += 1;
             }
@@ -1718,6 +1764,35 @@ mod tests {
         ("hello 2", "HELLO"),
     ];
 
+    /// Recorded from redis-server 7.0.15: a -0 score keeps its sign only in sets Redis
+    /// holds as a skiplist (big ones, long members).
+    const REDIS_NEG_ZERO: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("zadd s -0 a", ":1\r\n"),
+        ("zscore s a", "$1\r\n0\r\n"),
+        ("zadd s incr -0 b", "$2\r\n-0\r\n"),
+        ("zscore s b", "$1\r\n0\r\n"),
+        ("zadd big 0 m0 1 m1 2 m2 3 m3 4 m4 5 m5 6 m6 7 m7 8 m8 9 m9 10 m10 11 m11 12 m12 13 m13 14 m14 15 m15 16 m16 17 m17 18 m18 19 m19 20 m20 21 m21 22 m22 23 m23 24 m24 25 m25 26 m26 27 m27 28 m28 29 m29 30 m30 31 m31 32 m32 33 m33 34 m34 35 m35 36 m36 37 m37 38 m38 39 m39 40 m40 41 m41 42 m42 43 m43 44 m44 45 m45 46 m46 47 m47 48 m48 49 m49 50 m50 51 m51 52 m52 53 m53 54 m54 55 m55 56 m56 57 m57 58 m58 59 m59 60 m60 61 m61 62 m62 63 m63 64 m64 65 m65 66 m66 67 m67 68 m68 69 m69 70 m70 71 m71 72 m72 73 m73 74 m74 75 m75 76 m76 77 m77 78 m78 79 m79 80 m80 81 m81 82 m82 83 m83 84 m84 85 m85 86 m86 87 m87 88 m88 89 m89 90 m90 91 m91 92 m92 93 m93 94 m94 95 m95 96 m96 97 m97 98 m98 99 m99 100 m100 101 m101 102 m102 103 m103 104 m104 105 m105 106 m106 107 m107 108 m108 109 m109 110 m110 111 m111 112 m112 113 m113 114 m114 115 m115 116 m116 117 m117 118 m118 119 m119 120 m120 121 m121 122 m122 123 m123 124 m124 125 m125 126 m126 127 m127 128 m128 129 m129 130 m130 131 m131 132 m132 133 m133 134 m134 135 m135 136 m136 137 m137 138 m138 139 m139 140 m140 141 m141 142 m142 143 m143 144 m144 145 m145 146 m146 147 m147 148 m148 149 m149 150 m150 151 m151 152 m152 153 m153 154 m154 155 m155 156 m156 157 m157 158 m158 159 m159 160 m160 161 m161 162 m162 163 m163 164 m164 165 m165 166 m166 167 m167 168 m168 169 m169 170 m170 171 m171 172 m172 173 m173 174 m174 175 m175 176 m176 177 m177 178 m178 179 m179 180 m180 181 m181 182 m182 183 m183 184 m184 185 m185 186 m186 187 m187 188 m188 189 m189 190 m190 191 m191 192 m192 193 m193 194 m194 195 m195 196 m196 197 m197 198 m198 199 m199", ":200\r\n"),
+        ("zadd big -0 x", ":1\r\n"),
+        ("zscore big x", "$2\r\n-0\r\n"),
+        ("zadd big incr -0 y", "$2\r\n-0\r\n"),
+        ("zrange big 0 3 withscores", "*8\r\n$2\r\nm0\r\n$1\r\n0\r\n$1\r\nx\r\n$2\r\n-0\r\n$1\r\ny\r\n$2\r\n-0\r\n$2\r\nm1\r\n$1\r\n1\r\n"),
+        ("zrem big m0 m1 m2 m3 m4 m5 m6 m7 m8 m9 m10 m11 m12 m13 m14 m15 m16 m17 m18 m19 m20 m21 m22 m23 m24 m25 m26 m27 m28 m29 m30 m31 m32 m33 m34 m35 m36 m37 m38 m39 m40 m41 m42 m43 m44 m45 m46 m47 m48 m49 m50 m51 m52 m53 m54 m55 m56 m57 m58 m59 m60 m61 m62 m63 m64 m65 m66 m67 m68 m69 m70 m71 m72 m73 m74 m75 m76 m77 m78 m79 m80 m81 m82 m83 m84 m85 m86 m87 m88 m89 m90 m91 m92 m93 m94 m95 m96 m97 m98 m99 m100 m101 m102 m103 m104 m105 m106 m107 m108 m109 m110 m111 m112 m113 m114 m115 m116 m117 m118 m119 m120 m121 m122 m123 m124 m125 m126 m127 m128 m129 m130 m131 m132 m133 m134 m135 m136 m137 m138 m139 m140 m141 m142 m143 m144 m145 m146 m147 m148 m149 m150 m151 m152 m153 m154 m155 m156 m157 m158 m159 m160 m161 m162 m163 m164 m165 m166 m167 m168 m169 m170 m171 m172 m173 m174 m175 m176 m177 m178 m179 m180 m181 m182 m183 m184 m185 m186 m187 m188 m189 m190 m191 m192 m193 m194 m195 m196 m197 m198", ":199\r\n"),
+        ("zrange big 0 -1 withscores", "*6\r\n$1\r\nx\r\n$2\r\n-0\r\n$1\r\ny\r\n$2\r\n-0\r\n$4\r\nm199\r\n$3\r\n199\r\n"),
+        ("zadd big 0 x", ":0\r\n"),
+        ("zscore big x", "$2\r\n-0\r\n"),
+        ("zadd t 0 a 1 b", ":2\r\n"),
+        ("zunionstore u 1 t weights -1", ":2\r\n"),
+        ("zrange u 0 -1 withscores", "*4\r\n$1\r\nb\r\n$2\r\n-1\r\n$1\r\na\r\n$1\r\n0\r\n"),
+        ("zadd long -0 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", ":1\r\n"),
+        ("zrange long 0 -1 withscores", "*2\r\n$70\r\nxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n$2\r\n-0\r\n"),
+    ];
+
+    #[test]
+    fn negative_zero_follows_the_encoding() {
+        replay(REDIS_NEG_ZERO);
+    }
+
     #[test]
     fn matches_redis_transcript_ranges() {
         replay(REDIS_Z1);
@@ -1966,7 +2041,9 @@ mod tests {
             get("zunionstore").flag_names(),
             ["write", "denyoom", "movablekeys"]
         );
-        assert_eq!(get("zadd").acl_categories(), ["@sortedset", "@write", "@fast"]);
+        let mut cats = get("zadd").acl_categories();
+        cats.sort_unstable();
+        assert_eq!(cats, ["@fast", "@sortedset", "@write"]);
         for (name, arity) in [
             ("zadd", -4),
             ("zrangestore", -5),
@@ -2013,6 +2090,27 @@ mod diff {
                 h.run_args(&a)
             };
             println!("{line} => {}", reply.replace('\r', "\\r").replace('\n', "\\n"));
+        }
+    }
+
+    /// Prints `name arity flags first last step acl` for the set and zset commands, to
+    /// compare with `COMMAND INFO` of a real server.
+    #[test]
+    #[ignore]
+    fn dump_table() {
+        for c in crate::data_commands() {
+            if matches!(c.group, crate::Group::Set | crate::Group::SortedSet) {
+                println!(
+                    "META {} {} {} {} {} {} {}",
+                    c.name,
+                    c.arity,
+                    c.flag_names().join(","),
+                    c.first_key,
+                    c.last_key,
+                    c.step,
+                    c.acl_categories().join(",")
+                );
+            }
         }
     }
 }

@@ -32,18 +32,13 @@ impl PartialEq for ZSet {
     }
 }
 
+/// Orders entries by score, then member. Scores are never NaN; -0 and 0 are the same score
+/// (as in Redis, which keeps the sign of a -0 score in its skiplist encoding and replies
+/// with it, so the sign is stored as given).
 fn cmp_entry(a: (f64, &[u8]), b: (f64, &[u8])) -> Ordering {
-    a.0.total_cmp(&b.0).then_with(|| a.1.cmp(b.1))
-}
-
-/// Scores are never NaN, and -0 is stored as 0 so that ordering by `total_cmp` agrees with
-/// numeric comparison (Redis treats the two as the same score).
-fn norm(score: f64) -> f64 {
-    if score == 0.0 {
-        0.0
-    } else {
-        score
-    }
+    a.0.partial_cmp(&b.0)
+        .unwrap_or(Ordering::Equal)
+        .then_with(|| a.1.cmp(b.1))
 }
 
 impl ZSet {
@@ -164,7 +159,6 @@ impl ZSet {
 
     /// Adds or updates a member. Returns true if the member is new.
     pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
-        let score = norm(score);
         if let Some(old) = self.scores.get(member).copied() {
             if old == score {
                 return false;
@@ -394,15 +388,21 @@ mod tests {
     }
 
     #[test]
-    fn negative_zero_is_zero() {
+    fn negative_zero_is_the_same_score() {
         let mut z = ZSet::new();
         z.insert(b"b", -0.0);
         z.insert(b"a", 0.0);
-        assert_eq!(
-            z.iter().map(|(m, _)| m.to_vec()).collect::<Vec<_>>(),
-            vec![b"a".to_vec(), b"b".to_vec()]
-        );
-        assert!(z.score(b"b").unwrap().is_sign_positive());
+        z.insert(b"c", -0.0);
+        let order: Vec<_> = z.iter().map(|(m, _)| m.to_vec()).collect();
+        assert_eq!(order, vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert!(z.score(b"b").unwrap().is_sign_negative());
+        // Same score: no update, the stored sign stays.
+        assert!(!z.insert(b"b", 0.0));
+        assert!(z.score(b"b").unwrap().is_sign_negative());
+        assert_eq!(z.rank(b"c"), Some(2));
+        assert_eq!(z.first_rank_by_score(0.0, true), 0);
+        assert_eq!(z.first_rank_by_score(-0.0, false), 3);
+        z.check();
     }
 
     #[derive(Debug, Clone)]
