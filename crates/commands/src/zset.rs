@@ -190,7 +190,8 @@ fn float_arg(arg: &[u8]) -> Result<f64, CmdError> {
 /// Whether Redis would hold this zset as a listpack (small, short members). Redis stores a
 /// listpack score as text where -0 becomes 0, while its skiplist keeps the sign.
 fn listpack_like(z: &ZSet, limits: &EncodingLimits) -> bool {
-    z.len() <= limits.zset_max_listpack_entries
+    !z.is_marked_skiplist()
+        && z.len() <= limits.zset_max_listpack_entries
         && z.iter().all(|(m, _)| m.len() <= limits.zset_max_listpack_value)
 }
 
@@ -205,8 +206,12 @@ fn unsigned_zero(score: f64) -> f64 {
 
 /// A freshly built destination (ZRANGESTORE, ZUNIONSTORE...): Redis ends up with a
 /// listpack when the result is small, which drops the sign of -0 scores.
-fn finish_store(z: ZSet, limits: &EncodingLimits) -> ZSet {
-    if !listpack_like(&z, limits) || !z.iter().any(|(_, s)| s == 0.0 && s.is_sign_negative()) {
+fn finish_store(mut z: ZSet, limits: &EncodingLimits) -> ZSet {
+    if !listpack_like(&z, limits) {
+        z.mark_skiplist();
+        return z;
+    }
+    if !z.iter().any(|(_, s)| s == 0.0 && s.is_sign_negative()) {
         return z;
     }
     let mut out = ZSet::new();
@@ -499,6 +504,9 @@ fn zadd_core(ctx: &mut Ctx<'_>, key: &[u8], f: AddFlags, pairs: &[(f64, &[u8])])
     let Some(z) = write_z(db, key, now)? else {
         return Err(CmdError::WrongType);
     };
+    if skiplist {
+        z.mark_skiplist();
+    }
     let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
     let mut last = 0.0;
     let mut failed = false;
@@ -530,6 +538,7 @@ fn zadd_core(ctx: &mut Ctx<'_>, key: &[u8], f: AddFlags, pairs: &[(f64, &[u8])])
                 if z.len() + 1 > limits.zset_max_listpack_entries || m.len() > limits.zset_max_listpack_value
                 {
                     skiplist = true;
+                    z.mark_skiplist();
                 }
                 z.insert(m, if skiplist { score } else { unsigned_zero(score) });
                 added += 1;
@@ -804,12 +813,26 @@ fn zrange_generic(
         }
         Some(dst) => {
             let n = items.len();
+            // Redis creates the destination as a listpack unless the (known) length of a
+            // rank range is already too big, then adds the entries in reply order,
+            // converting to a skiplist on the first one that does not fit: -0 keeps its
+            // sign only from there on.
+            let limits = ctx.ks.limits;
+            let mut skiplist = rank_range.is_some() && n > limits.zset_max_listpack_entries;
             let mut nz = ZSet::new();
             for (m, s) in &items {
-                nz.insert(m, *s);
+                if !skiplist
+                    && (nz.len() + 1 > limits.zset_max_listpack_entries
+                        || m.len() > limits.zset_max_listpack_value)
+                {
+                    skiplist = true;
+                }
+                nz.insert(m, if skiplist { *s } else { unsigned_zero(*s) });
+            }
+            if skiplist {
+                nz.mark_skiplist();
             }
             drop(items);
-            let nz = finish_store(nz, &ctx.ks.limits);
             let db = &mut ctx.ks.dbs[ctx.db];
             if n == 0 {
                 if db.delete(dst, now) {
@@ -1225,8 +1248,10 @@ fn compute(inputs: &[Option<Src<'_>>], weights: &[f64], agg: Aggregate, op: SetO
             'members: for (m, s) in first.iter() {
                 let mut acc = weighted(s, w0);
                 for (other, w) in &srcs[1..] {
+                    // Only the first set's product is cleaned of NaN (inf * 0); later ones go
+                    // into the aggregate as they are, as Redis does.
                     match other.score(m) {
-                        Some(v) => aggregate(&mut acc, weighted(v, *w), agg),
+                        Some(v) => aggregate(&mut acc, v * *w, agg),
                         None => continue 'members,
                     }
                 }
@@ -1401,7 +1426,8 @@ fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let opts = ScanOpts::parse(&args[3..])?;
-    let small = z.len() <= limits.zset_max_listpack_entries
+    let small = !z.is_marked_skiplist()
+        && z.len() <= limits.zset_max_listpack_entries
         && z.iter().all(|(m, _)| m.len() <= limits.zset_max_listpack_value);
     let (mut items, next): (Vec<(&[u8], f64)>, u64) = if small {
         // Redis answers a listpack-encoded zset whole, in order, whatever the cursor.
@@ -1791,6 +1817,48 @@ mod tests {
     #[test]
     fn negative_zero_follows_the_encoding() {
         replay(REDIS_NEG_ZERO);
+    }
+
+    /// Recorded from redis-server 7.0.15: inf * 0 and inf + -inf in the algebra.
+    const REDIS_NAN: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("zadd za inf x 1 y", ":2\r\n"),
+        ("zadd zb 3 x", ":1\r\n"),
+        (
+            "zinter 2 za zb weights 0 1 withscores",
+            "*2\r\n$1\r\nx\r\n$1\r\n0\r\n",
+        ),
+        (
+            "zinter 2 za zb weights 0 1 aggregate min withscores",
+            "*2\r\n$1\r\nx\r\n$1\r\n3\r\n",
+        ),
+        (
+            "zinter 2 za zb weights 0 1 aggregate max withscores",
+            "*2\r\n$1\r\nx\r\n$1\r\n3\r\n",
+        ),
+        (
+            "zinter 2 zb za weights 1 0 withscores",
+            "*2\r\n$1\r\nx\r\n$1\r\n0\r\n",
+        ),
+        (
+            "zunion 2 za zb weights 0 1 withscores",
+            "*4\r\n$1\r\ny\r\n$1\r\n0\r\n$1\r\nx\r\n$1\r\n3\r\n",
+        ),
+        ("zadd zc -inf x", ":1\r\n"),
+        ("zinter 2 za zc withscores", "*2\r\n$1\r\nx\r\n$1\r\n0\r\n"),
+        (
+            "zunion 2 za zc withscores",
+            "*4\r\n$1\r\nx\r\n$1\r\n0\r\n$1\r\ny\r\n$1\r\n1\r\n",
+        ),
+        (
+            "zinter 2 za zc aggregate max withscores",
+            "*2\r\n$1\r\nx\r\n$3\r\ninf\r\n",
+        ),
+    ];
+
+    #[test]
+    fn algebra_nan_rules() {
+        replay(REDIS_NAN);
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub struct ZSet {
     /// Fenwick tree (1-based) over `blocks[i].len()`; `fen.len() == blocks.len() + 1`
     /// (or 0 when there are no blocks).
     fen: Vec<usize>,
+    /// Set once the set has outgrown Redis's listpack encoding: Redis then keeps it as a
+    /// skiplist even if it shrinks again, and some replies depend on that (see
+    /// [`ZSet::mark_skiplist`]).
+    skiplist: bool,
 }
 
 impl PartialEq for ZSet {
@@ -60,6 +64,18 @@ impl ZSet {
 
     pub fn contains(&self, member: &[u8]) -> bool {
         self.scores.contains_key(member)
+    }
+
+    /// Records that Redis would now hold this set as a skiplist (it outgrew the listpack
+    /// limits). Sticky: Redis does not convert a shrinking set back.
+    pub fn mark_skiplist(&mut self) {
+        self.skiplist = true;
+    }
+
+    /// Whether [`ZSet::mark_skiplist`] was called (OBJECT ENCODING can report "skiplist"
+    /// for such a set even when it is small again, as Redis does).
+    pub fn is_marked_skiplist(&self) -> bool {
+        self.skiplist
     }
 
     // ---- Fenwick tree over block sizes ----
