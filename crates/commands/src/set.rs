@@ -505,9 +505,15 @@ fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     algebra_store(ctx, &args[1], &args[2..], Op::Diff)
 }
 
-/// Parses `numkeys key... [LIMIT n]` for SINTERCARD/ZINTERCARD. `numkeys_err` is the error
-/// for a bad or non-positive numkeys (the two commands word it differently).
+/// Parses `numkeys key... [LIMIT n]` for SINTERCARD/ZINTERCARD: the key count (errors
+/// worded per command) and then the LIMIT (0 = none).
 pub(crate) fn parse_intercard(args: &[Bytes], name: &str) -> Result<(usize, usize), CmdError> {
+    let numkeys = parse_intercard_numkeys(args, name)?;
+    Ok((numkeys, parse_intercard_limit(args, numkeys)?))
+}
+
+/// The `numkeys` of SINTERCARD/ZINTERCARD, checked against the arguments present.
+pub(crate) fn parse_intercard_numkeys(args: &[Bytes], name: &str) -> Result<usize, CmdError> {
     let numkeys = if name == "sintercard" {
         match slotkv_protocol::parse_i64(&args[1]) {
             Some(n) if n > 0 => n,
@@ -529,7 +535,11 @@ pub(crate) fn parse_intercard(args: &[Bytes], name: &str) -> Result<(usize, usiz
             CmdError::Syntax
         });
     }
-    let numkeys = numkeys as usize;
+    Ok(numkeys as usize)
+}
+
+/// The options after the keys of SINTERCARD/ZINTERCARD: `[LIMIT n]` (0 = no limit).
+pub(crate) fn parse_intercard_limit(args: &[Bytes], numkeys: usize) -> Result<usize, CmdError> {
     let mut limit = 0usize;
     let mut i = 2 + numkeys;
     while i < args.len() {
@@ -543,7 +553,7 @@ pub(crate) fn parse_intercard(args: &[Bytes], name: &str) -> Result<(usize, usiz
             return Err(CmdError::Syntax);
         }
     }
-    Ok((numkeys, limit))
+    Ok(limit)
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

@@ -9,7 +9,7 @@ use slotkv_protocol::ReplyWriter;
 
 use crate::args::{int, is};
 use crate::flags::*;
-use crate::set::{parse_cursor, parse_intercard, rand_count, ScanOpts};
+use crate::set::{parse_cursor, parse_intercard_limit, parse_intercard_numkeys, rand_count, ScanOpts};
 use crate::spec::keys_numkeys_at;
 use crate::{cmd, BlockOn, CmdError, CmdResult, CommandSpec, Ctx, DataFn, Group};
 
@@ -1393,9 +1393,11 @@ fn zdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn zintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (numkeys, limit) = parse_intercard(args, "zintercard")?;
+    let numkeys = parse_intercard_numkeys(args, "zintercard")?;
     let now = ctx.now_ms;
+    // Keys are type-checked before the options are parsed, as Redis does.
     let inputs = gather(&mut ctx.ks.dbs[ctx.db], &args[2..2 + numkeys], now)?;
+    let limit = parse_intercard_limit(args, numkeys)?;
     let mut n = 0usize;
     if !inputs.iter().any(|s| s.is_none_or(|s| s.len() == 0)) {
         let mut srcs: Vec<Src<'_>> = inputs.iter().flatten().copied().collect();
@@ -1859,6 +1861,177 @@ mod tests {
     #[test]
     fn algebra_nan_rules() {
         replay(REDIS_NAN);
+    }
+
+    /// Recorded from redis-server 7.0.15: which error wins when several apply (syntax,
+    /// ranges, counts, types), and ZADD flag combinations.
+    const REDIS_ERROR_ORDER: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("set str x", "+OK\r\n"),
+        ("zadd z 1 a 2 b", ":2\r\n"),
+        (
+            "zadd str nx xx 1 a",
+            "-ERR XX and NX options at the same time are not compatible\r\n",
+        ),
+        ("zadd str 1 a 2", "-ERR syntax error\r\n"),
+        (
+            "zrangestore dst z 0 -1 limit 0 1",
+            "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n",
+        ),
+        (
+            "zinter 1 z weights 1 weights 2 withscores",
+            "*4\r\n$1\r\na\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n4\r\n",
+        ),
+        (
+            "zunion 1 z aggregate sum aggregate max withscores",
+            "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n",
+        ),
+        ("sintercard 1 str limit -1", "-ERR LIMIT can't be negative\r\n"),
+        (
+            "zintercard 1 str limit -1",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "zintercard 1 str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("zrandmember str 3 foo", "-ERR syntax error\r\n"),
+        (
+            "zrandmember str 3",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("zpopmin str 1 2", "-ERR syntax error\r\n"),
+        (
+            "zpopmin str -1",
+            "-ERR value is out of range, must be positive\r\n",
+        ),
+        (
+            "zpopmin str 1",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "zmpop 1 str min count 0",
+            "-ERR count should be greater than 0\r\n",
+        ),
+        (
+            "zmpop 1 str min",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("zscan str abc", "-ERR invalid cursor\r\n"),
+        (
+            "sscan str 0 count 0",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "zscan str 0 count 0",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("zscan z 0 count 0", "-ERR syntax error\r\n"),
+        ("zcount str abc 1", "-ERR min or max is not a float\r\n"),
+        (
+            "zrank str a",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("zrangebyscore str (1 2 limit", "-ERR syntax error\r\n"),
+        (
+            "zrangebyscore str (1 2",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "zrangebylex str - +",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "zremrangebyrank str x 1",
+            "-ERR value is not an integer or out of range\r\n",
+        ),
+        (
+            "zremrangebyrank str 0 1",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "zremrangebylex str - +",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "zremrangebyscore str 0 1",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("zunionstore str 1 z", ":2\r\n"),
+        (
+            "zrange str 0 -1 withscores",
+            "*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n",
+        ),
+        ("zdiff 1 str", "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+        ("zdiffstore dst 2 z str", ":0\r\n"),
+        ("zinterstore dst 2 nokey str", ":0\r\n"),
+        ("zmscore str a", "*1\r\n$1\r\n1\r\n"),
+        ("zmscore z a b c", "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n"),
+        ("zincrby str x a", "-ERR value is not a valid float\r\n"),
+        ("zadd z ch incr 5 a", "$1\r\n6\r\n"),
+        ("zadd z incr ch 5 a", "$2\r\n11\r\n"),
+        ("zadd z 1 a 2 b nx", "-ERR syntax error\r\n"),
+        (
+            "zadd z NX GT 1 a",
+            "-ERR GT, LT, and/or NX options at the same time are not compatible\r\n",
+        ),
+        ("zadd z XX 5 a 6 new", ":0\r\n"),
+        (
+            "zrange z 0 -1 withscores",
+            "*4\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\na\r\n$1\r\n5\r\n",
+        ),
+        ("zadd z LT CH 1 a 10 b 0 c", ":2\r\n"),
+        (
+            "zrange z 0 -1 withscores",
+            "*6\r\n$1\r\nc\r\n$1\r\n0\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n",
+        ),
+        ("zadd z GT CH 2 a 1 b 7 d", ":2\r\n"),
+        (
+            "zrange z 0 -1 withscores",
+            "*8\r\n$1\r\nc\r\n$1\r\n0\r\n$1\r\na\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nd\r\n$1\r\n7\r\n",
+        ),
+        (
+            "spop str 0",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "srandmember str 0",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "srandmember str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sinterstore dst2 str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sunionstore dst2 str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "smismember str a",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        ("sadd s 1 2 3 a", ":4\r\n"),
+        (
+            "sinter s str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sunion str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+        (
+            "sdiff nokey str",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+        ),
+    ];
+
+    #[test]
+    fn error_precedence() {
+        replay(REDIS_ERROR_ORDER);
     }
 
     #[test]
