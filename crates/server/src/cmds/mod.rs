@@ -4,6 +4,7 @@
 pub mod client;
 pub mod command;
 pub mod config_cmd;
+pub mod cluster;
 pub mod connection;
 pub mod debug;
 pub mod info;
@@ -18,6 +19,7 @@ use crate::table::Spec;
 /// Every server-level command.
 pub fn specs() -> Vec<Spec> {
     let mut v = Vec::new();
+    v.extend(cluster::specs());
     v.extend(connection::specs());
     v.extend(multi::specs());
     v.extend(persistence::specs());
