@@ -642,7 +642,7 @@ fn decode_exact(buf: &[u8]) -> Result<Message, BusError> {
 fn decode_ext(r: &Reader<'_>, p: usize, totlen: usize) -> Result<(PingExt, usize), BusError> {
     let len = r.u32(p)? as usize;
     let t = r.u16(p + 4)?;
-    if len < EXT_HEADER_LEN || len % 8 != 0 {
+    if len < EXT_HEADER_LEN || len & 7 != 0 {
         return Err(BusError::BadExtension);
     }
     if len > totlen - p {
