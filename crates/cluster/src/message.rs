@@ -300,10 +300,14 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
-/// A NUL-terminated string in a fixed field: at most `len - 1` bytes, zero filled.
+/// A NUL-terminated string in a fixed field: at most `len - 1` bytes (cut at a character
+/// boundary), zero filled.
 fn put_cstr(out: &mut Vec<u8>, s: &str, len: usize) {
-    let b = s.as_bytes();
-    let b = &b[..b.len().min(len - 1)];
+    let mut n = s.len().min(len - 1);
+    while !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    let b = &s.as_bytes()[..n];
     out.extend_from_slice(b);
     out.resize(out.len() + (len - b.len()), 0);
 }
