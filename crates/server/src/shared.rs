@@ -244,7 +244,10 @@ pub struct Shared {
 impl Shared {
     /// An owning handle to the shared state.
     pub fn self_arc(&self) -> Arc<Shared> {
-        self.weak_self.get().and_then(std::sync::Weak::upgrade).expect("shared state is alive while used")
+        self.weak_self
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .expect("shared state is alive while used")
     }
 
     /// Snapshot of all client handles.

@@ -40,8 +40,15 @@ pub async fn listen(shared: Arc<Shared>, shell: Arc<ClusterShell>, listener: Tcp
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                let local = stream.local_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-                let link = LinkInfo { peer_ip: peer.ip().to_string(), local_ip: local, outbound: None };
+                let local = stream
+                    .local_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
+                let link = LinkInfo {
+                    peer_ip: peer.ip().to_string(),
+                    local_ip: local,
+                    outbound: None,
+                };
                 tokio::spawn(run_link(shared.clone(), shell.clone(), stream, link, None));
             }
             Err(e) => {
@@ -59,7 +66,8 @@ pub fn connect(shared: Arc<Shared>, shell: Arc<ClusterShell>, node: NodeId, ip: 
     }
     tokio::spawn(async move {
         let addr = format!("{ip}:{cport}");
-        let res = tokio::time::timeout(std::time::Duration::from_millis(1000), TcpStream::connect(&addr)).await;
+        let res =
+            tokio::time::timeout(std::time::Duration::from_millis(1000), TcpStream::connect(&addr)).await;
         let stream = match res {
             Ok(Ok(s)) => s,
             _ => {
@@ -68,10 +76,17 @@ pub fn connect(shared: Arc<Shared>, shell: Arc<ClusterShell>, node: NodeId, ip: 
             }
         };
         let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+        let local = stream
+            .local_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
         let link_id = NEXT_LINK.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         link_names().lock().insert(link_id, node);
-        let link = LinkInfo { peer_ip: ip.clone(), local_ip: local, outbound: Some(node) };
+        let link = LinkInfo {
+            peer_ip: ip.clone(),
+            local_ip: local,
+            outbound: Some(node),
+        };
         run_link(shared, shell.clone(), stream, link, Some(link_id)).await;
         if let Some(current) = link_names().lock().remove(&link_id) {
             shell.connecting.lock().remove(&current);

@@ -50,7 +50,10 @@ impl ClusterView {
         let mut slot_owner = vec![u16::MAX; SLOTS];
         let owner_of = |id: &NodeId| -> SlotOwner {
             let n = &state.nodes[id];
-            SlotOwner { id: *id, addr: format!("{}:{}", n.ip, n.port) }
+            SlotOwner {
+                id: *id,
+                addr: format!("{}:{}", n.ip, n.port),
+            }
         };
         for (slot, owner) in state.owners.iter().enumerate() {
             if let Some(id) = owner {
@@ -159,15 +162,17 @@ impl ClusterShell {
         let file = PathBuf::from(config.get_str("cluster-config-file"));
         let settings = settings_from(config, port, bus_port);
         let lock = lock_file(&file)?;
-        let text = std::fs::read_to_string(&file).map_err(|e| ClusterStartError::Io(file.display().to_string(), e))?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| ClusterStartError::Io(file.display().to_string(), e))?;
         let now = now_ms();
         let state = if text.trim().is_empty() {
             let st = ClusterState::new(NodeId::random(), settings, now);
             tracing::info!("No cluster configuration found, I'm {}", st.myself);
             st
         } else {
-            let st = slotkv_cluster::nodes_conf::parse_config(&text, &file.display().to_string(), settings, now)
-                .map_err(|e| ClusterStartError::Config(e.to_string()))?;
+            let st =
+                slotkv_cluster::nodes_conf::parse_config(&text, &file.display().to_string(), settings, now)
+                    .map_err(|e| ClusterStartError::Config(e.to_string()))?;
             tracing::info!("Node configuration loaded, I'm {:.40}", st.myself.as_str());
             st
         };
@@ -188,8 +193,16 @@ impl ClusterShell {
     /// Writes nodes.conf atomically: temp file, fsync, rename.
     pub fn save(&self, state: &ClusterState) {
         let text = slotkv_cluster::nodes_conf::render_config(state);
-        let dir = self.config_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        let name = self.config_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = self
+            .config_file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let name = self
+            .config_file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
         let result = (|| -> std::io::Result<()> {
             use std::io::Write;
@@ -200,7 +213,10 @@ impl ClusterShell {
             Ok(())
         })();
         if let Err(e) = result {
-            tracing::warn!("Could not save the cluster configuration {}: {e}", self.config_file.display());
+            tracing::warn!(
+                "Could not save the cluster configuration {}: {e}",
+                self.config_file.display()
+            );
             let _ = std::fs::remove_file(&tmp);
         }
     }
@@ -230,7 +246,9 @@ pub fn apply_effects(
     let mut changed = false;
     for e in effects {
         match e {
-            Effect::Connect { node, ip, cport } => bus::connect(shared.clone(), shell.clone(), node, ip, cport),
+            Effect::Connect { node, ip, cport } => {
+                bus::connect(shared.clone(), shell.clone(), node, ip, cport)
+            }
             Effect::Send { node, msg } => shell.send(node, slotkv_cluster::message::encode(&msg)),
             Effect::Reply(msg) => {
                 if let Some(tx) = reply {
@@ -254,7 +272,9 @@ pub fn apply_effects(
                 changed = true;
             }
             Effect::BecomeReplicaOf { master, ip, port } => {
-                tracing::info!("Configuration change detected. Reconfiguring myself as a replica of {master}");
+                tracing::info!(
+                    "Configuration change detected. Reconfiguring myself as a replica of {master}"
+                );
                 crate::cluster::route::start_replication(shared, Some((ip, port)));
                 save = true;
                 changed = true;
@@ -266,7 +286,11 @@ pub fn apply_effects(
             }
             Effect::Publish { channel, message } => {
                 let core = shared.core.lock();
-                crate::cmds::pubsub::publish_local(&core.rest, &bytes::Bytes::from(channel), &bytes::Bytes::from(message));
+                crate::cmds::pubsub::publish_local(
+                    &core.rest,
+                    &bytes::Bytes::from(channel),
+                    &bytes::Bytes::from(message),
+                );
             }
             Effect::DropSlotKeys(slots) => {
                 let slots: std::collections::HashSet<u16> = slots.iter().map(|s| s.get()).collect();
@@ -304,7 +328,10 @@ pub async fn cron(shared: Arc<Shared>, shell: Arc<ClusterShell>) {
         let before_ok = state.state_ok;
         let fx = state.tick(now_ms());
         if state.state_ok != before_ok {
-            tracing::info!("Cluster state changed: {}", if state.state_ok { "ok" } else { "fail" });
+            tracing::info!(
+                "Cluster state changed: {}",
+                if state.state_ok { "ok" } else { "fail" }
+            );
         }
         apply_effects(&shared, &shell, &mut state, fx, None);
         shell.publish_view(&state);

@@ -13,8 +13,16 @@ use crate::shared::{Core, Shared};
 use crate::table::Spec;
 
 /// Decides whether this node serves the command. `Ok(())` = execute here.
-pub fn check(shared: &Shared, core: &mut Core, conn: &ConnState, spec: &Spec, args: &[Bytes]) -> Result<(), CmdError> {
-    let Some(shell) = shared.cluster.get() else { return Ok(()) };
+pub fn check(
+    shared: &Shared,
+    core: &mut Core,
+    conn: &ConnState,
+    spec: &Spec,
+    args: &[Bytes],
+) -> Result<(), CmdError> {
+    let Some(shell) = shared.cluster.get() else {
+        return Ok(());
+    };
     let positions = spec.key_positions(args);
     if positions.is_empty() {
         return Ok(());
@@ -26,7 +34,9 @@ pub fn check(shared: &Shared, core: &mut Core, conn: &ConnState, spec: &Spec, ar
         match slot {
             None => slot = Some(s),
             Some(prev) if prev != s => {
-                return Err(CmdError::Raw("CROSSSLOT Keys in request don't hash to the same slot".into()));
+                return Err(CmdError::Raw(
+                    "CROSSSLOT Keys in request don't hash to the same slot".into(),
+                ));
             }
             _ => {}
         }
@@ -69,7 +79,9 @@ pub fn check(shared: &Shared, core: &mut Core, conn: &ConnState, spec: &Spec, ar
             let now = crate::log::now_ms();
             let db = &mut core.ks.dbs[0];
             if positions.iter().any(|&p| !db.exists(&args[p], now)) {
-                return Err(CmdError::Raw("TRYAGAIN Multiple keys request during rehashing of slot".into()));
+                return Err(CmdError::Raw(
+                    "TRYAGAIN Multiple keys request during rehashing of slot".into(),
+                ));
             }
         }
         return Ok(());
@@ -84,17 +96,35 @@ pub fn check(shared: &Shared, core: &mut Core, conn: &ConnState, spec: &Spec, ar
 /// cluster decided. Runs the node's own REPLICAOF command internally.
 pub fn start_replication(shared: &Arc<Shared>, target: Option<(String, u16)>) {
     let args: Vec<Bytes> = match target {
-        Some((ip, port)) => vec![Bytes::from_static(b"REPLICAOF"), Bytes::from(ip), Bytes::from(port.to_string())],
-        None => vec![Bytes::from_static(b"REPLICAOF"), Bytes::from_static(b"NO"), Bytes::from_static(b"ONE")],
+        Some((ip, port)) => vec![
+            Bytes::from_static(b"REPLICAOF"),
+            Bytes::from(ip),
+            Bytes::from(port.to_string()),
+        ],
+        None => vec![
+            Bytes::from_static(b"REPLICAOF"),
+            Bytes::from_static(b"NO"),
+            Bytes::from_static(b"ONE"),
+        ],
     };
     let shared = shared.clone();
     tokio::spawn(async move {
         let mut conn = ConnState::internal(&shared);
         let mut out = slotkv_protocol::ReplyWriter::default();
         let mut core = shared.core.lock();
-        crate::exec::call(&mut core, &mut conn, &shared, &mut out, &args, crate::log::now_ms());
+        crate::exec::call(
+            &mut core,
+            &mut conn,
+            &shared,
+            &mut out,
+            &args,
+            crate::log::now_ms(),
+        );
         if out.buf.first() == Some(&b'-') {
-            tracing::warn!("Cluster could not reconfigure replication: {}", String::from_utf8_lossy(&out.buf).trim_end());
+            tracing::warn!(
+                "Cluster could not reconfigure replication: {}",
+                String::from_utf8_lossy(&out.buf).trim_end()
+            );
         }
     });
 }

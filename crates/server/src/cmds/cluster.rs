@@ -21,38 +21,42 @@ use crate::table::{Handler, Spec, SrvFn};
 pub(crate) fn specs() -> Vec<Spec> {
     let g = Group::Cluster;
     let h = |f: SrvFn| Handler::Srv(f);
-    let sub = |name: &'static str, arity: i32, fl: u32, f: SrvFn| cmd(name, arity, fl, (0, 0, 0), g, h(f)).since("3.0.0");
+    let sub = |name: &'static str, arity: i32, fl: u32, f: SrvFn| {
+        cmd(name, arity, fl, (0, 0, 0), g, h(f)).since("3.0.0")
+    };
     let admin = NOSCRIPT | ADMIN | STALE;
     vec![
-        cmd("cluster", -2, 0, (0, 0, 0), g, h(help)).since("3.0.0").subs(vec![
-            sub("cluster|info", 2, LOADING | STALE, info),
-            sub("cluster|nodes", 2, LOADING | STALE, nodes),
-            sub("cluster|myid", 2, LOADING | STALE, myid),
-            sub("cluster|myshardid", 2, LOADING | STALE, myshardid).since("7.2.0"),
-            sub("cluster|slots", 2, LOADING | STALE, slots),
-            sub("cluster|shards", 2, LOADING | STALE, shards).since("7.0.0"),
-            sub("cluster|meet", -4, admin, meet),
-            sub("cluster|forget", 3, admin, forget),
-            sub("cluster|reset", -2, admin | NOSCRIPT, reset),
-            sub("cluster|addslots", -3, admin, addslots),
-            sub("cluster|addslotsrange", -4, admin, addslotsrange).since("7.0.0"),
-            sub("cluster|delslots", -3, admin, delslots),
-            sub("cluster|delslotsrange", -4, admin, delslotsrange).since("7.0.0"),
-            sub("cluster|flushslots", 2, admin, flushslots),
-            sub("cluster|replicate", 3, admin, replicate),
-            sub("cluster|replicas", 3, admin, replicas).since("5.0.0"),
-            sub("cluster|slaves", 3, admin, replicas),
-            sub("cluster|keyslot", 3, STALE, keyslot),
-            sub("cluster|countkeysinslot", 3, STALE, countkeysinslot),
-            sub("cluster|getkeysinslot", 4, STALE, getkeysinslot),
-            sub("cluster|count-failure-reports", 3, admin, count_failure_reports),
-            sub("cluster|set-config-epoch", 3, admin, set_config_epoch),
-            sub("cluster|bumpepoch", 2, admin, bumpepoch),
-            sub("cluster|saveconfig", 2, admin, saveconfig),
-            sub("cluster|links", 2, STALE, links).since("7.0.0"),
-            sub("cluster|setslot", -4, admin, setslot),
-            sub("cluster|help", 2, LOADING | STALE, help),
-        ]),
+        cmd("cluster", -2, 0, (0, 0, 0), g, h(help))
+            .since("3.0.0")
+            .subs(vec![
+                sub("cluster|info", 2, LOADING | STALE, info),
+                sub("cluster|nodes", 2, LOADING | STALE, nodes),
+                sub("cluster|myid", 2, LOADING | STALE, myid),
+                sub("cluster|myshardid", 2, LOADING | STALE, myshardid).since("7.2.0"),
+                sub("cluster|slots", 2, LOADING | STALE, slots),
+                sub("cluster|shards", 2, LOADING | STALE, shards).since("7.0.0"),
+                sub("cluster|meet", -4, admin, meet),
+                sub("cluster|forget", 3, admin, forget),
+                sub("cluster|reset", -2, admin | NOSCRIPT, reset),
+                sub("cluster|addslots", -3, admin, addslots),
+                sub("cluster|addslotsrange", -4, admin, addslotsrange).since("7.0.0"),
+                sub("cluster|delslots", -3, admin, delslots),
+                sub("cluster|delslotsrange", -4, admin, delslotsrange).since("7.0.0"),
+                sub("cluster|flushslots", 2, admin, flushslots),
+                sub("cluster|replicate", 3, admin, replicate),
+                sub("cluster|replicas", 3, admin, replicas).since("5.0.0"),
+                sub("cluster|slaves", 3, admin, replicas),
+                sub("cluster|keyslot", 3, STALE, keyslot),
+                sub("cluster|countkeysinslot", 3, STALE, countkeysinslot),
+                sub("cluster|getkeysinslot", 4, STALE, getkeysinslot),
+                sub("cluster|count-failure-reports", 3, admin, count_failure_reports),
+                sub("cluster|set-config-epoch", 3, admin, set_config_epoch),
+                sub("cluster|bumpepoch", 2, admin, bumpepoch),
+                sub("cluster|saveconfig", 2, admin, saveconfig),
+                sub("cluster|links", 2, STALE, links).since("7.0.0"),
+                sub("cluster|setslot", -4, admin, setslot),
+                sub("cluster|help", 2, LOADING | STALE, help),
+            ]),
         cmd("readonly", 1, FAST | LOADING | STALE, (0, 0, 0), g, h(readonly)),
         cmd("readwrite", 1, FAST | LOADING | STALE, (0, 0, 0), g, h(readwrite)),
         cmd("asking", 1, FAST, (0, 0, 0), g, h(asking)),
@@ -125,7 +129,10 @@ pub fn cluster_info_text(st: &ClusterState) -> String {
         _ => me.config_epoch,
     };
     let mut o = String::new();
-    o.push_str(&format!("cluster_state:{}\r\n", if st.state_ok { "ok" } else { "fail" }));
+    o.push_str(&format!(
+        "cluster_state:{}\r\n",
+        if st.state_ok { "ok" } else { "fail" }
+    ));
     o.push_str(&format!("cluster_slots_assigned:{assigned}\r\n"));
     o.push_str(&format!("cluster_slots_ok:{}\r\n", assigned - pfail - fail));
     o.push_str(&format!("cluster_slots_pfail:{pfail}\r\n"));
@@ -134,8 +141,19 @@ pub fn cluster_info_text(st: &ClusterState) -> String {
     o.push_str(&format!("cluster_size:{}\r\n", st.masters_with_slots()));
     o.push_str(&format!("cluster_current_epoch:{}\r\n", st.current_epoch));
     o.push_str(&format!("cluster_my_epoch:{my_epoch}\r\n"));
-    const TYPES: [&str; 11] =
-        ["ping", "pong", "meet", "fail", "publish", "publishshard", "auth-req", "auth-ack", "update", "mfstart", "module"];
+    const TYPES: [&str; 11] = [
+        "ping",
+        "pong",
+        "meet",
+        "fail",
+        "publish",
+        "publishshard",
+        "auth-req",
+        "auth-ack",
+        "update",
+        "mfstart",
+        "module",
+    ];
     let mut total = 0;
     for t in TYPES {
         if let Some(&n) = st.stats.sent.get(t) {
@@ -200,7 +218,11 @@ fn node_endpoint(out: &mut ReplyWriter, n: &Node) {
 fn slots(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     let sh = shell(s)?;
     let st = sh.state.lock();
-    let mut masters: Vec<&Node> = st.nodes.values().filter(|n| n.is_master() && !n.slots.is_empty()).collect();
+    let mut masters: Vec<&Node> = st
+        .nodes
+        .values()
+        .filter(|n| n.is_master() && !n.slots.is_empty())
+        .collect();
     masters.sort_by_key(|n| n.slots.ranges().first().map(|r| r.0));
     let mut entries = Vec::new();
     for m in &masters {
@@ -242,7 +264,11 @@ fn shard_node(out: &mut ReplyWriter, n: &Node, st: &ClusterState) {
     out.bulk(b"role");
     out.bulk(if n.is_master() { b"master" } else { b"replica" });
     out.bulk(b"replication-offset");
-    out.int(if n.id == st.myself { st.repl_offset as i64 } else { n.repl_offset as i64 });
+    out.int(if n.id == st.myself {
+        st.repl_offset as i64
+    } else {
+        n.repl_offset as i64
+    });
     out.bulk(b"health");
     out.bulk(if n.failed() {
         b"fail".as_slice()
@@ -287,11 +313,17 @@ fn meet(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let ip = String::from_utf8_lossy(&args[2]).into_owned();
     let port = int(&args[3]).map_err(|_| {
-        CmdError::err(format!("Invalid base port specified: {}", String::from_utf8_lossy(&args[3])))
+        CmdError::err(format!(
+            "Invalid base port specified: {}",
+            String::from_utf8_lossy(&args[3])
+        ))
     })?;
     let cport = match args.get(4) {
         Some(a) => int(a).map_err(|_| {
-            CmdError::err(format!("Invalid bus port specified: {}", String::from_utf8_lossy(a)))
+            CmdError::err(format!(
+                "Invalid bus port specified: {}",
+                String::from_utf8_lossy(a)
+            ))
         })?,
         None => port + 10000,
     };
@@ -346,7 +378,9 @@ fn reset(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let mut st = sh.state.lock();
     if st.me().is_master() && s.data.ks.total_keys() > 0 {
-        return Err(CmdError::err("CLUSTER RESET can't be called with master nodes containing keys"));
+        return Err(CmdError::err(
+            "CLUSTER RESET can't be called with master nodes containing keys",
+        ));
     }
     let was_replica = st.me().is_replica();
     let others: Vec<NodeId> = st.nodes.keys().copied().filter(|id| *id != st.myself).collect();
@@ -401,14 +435,19 @@ fn slots_from_args(args: &[Bytes], ranges: bool) -> Result<Vec<Slot>, CmdError> 
     let mut out = Vec::new();
     if ranges {
         if args.len() % 2 != 0 {
-            let name = format!("cluster|{}", String::from_utf8_lossy(&args[1]).to_ascii_lowercase());
+            let name = format!(
+                "cluster|{}",
+                String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
+            );
             return Err(CmdError::WrongArity(name));
         }
         for pair in args[2..].chunks(2) {
             let a = parse_slot(&pair[0])?;
             let b = parse_slot(&pair[1])?;
             if a > b {
-                return Err(CmdError::err(format!("start slot number {a} is greater than end slot number {b}")));
+                return Err(CmdError::err(format!(
+                    "start slot number {a} is greater than end slot number {b}"
+                )));
             }
             for i in a.get()..=b.get() {
                 out.extend(Slot::new(u64::from(i)));
@@ -509,7 +548,9 @@ fn replicate(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("I can only replicate a master, not a replica."));
     }
     if st.me().is_master() && (!st.me().slots.is_empty() || s.data.ks.dbs[0].len() > 0) {
-        return Err(CmdError::err("To set a master the node must be empty and without assigned slots."));
+        return Err(CmdError::err(
+            "To set a master the node must be empty and without assigned slots.",
+        ));
     }
     st.set_my_master(id);
     let (ip, port) = (st.nodes[&id].ip.clone(), st.nodes[&id].port);
@@ -543,14 +584,20 @@ fn keyslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn slot_arg(a: &[u8]) -> Result<Slot, CmdError> {
-    int(a).ok().and_then(|n| Slot::new(n as u64).filter(|_| n >= 0)).ok_or_else(|| CmdError::err("Invalid slot"))
+    int(a)
+        .ok()
+        .and_then(|n| Slot::new(n as u64).filter(|_| n >= 0))
+        .ok_or_else(|| CmdError::err("Invalid slot"))
 }
 
 fn countkeysinslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     shell(s)?;
     let slot = slot_arg(&args[2])?;
     let now = s.data.now_ms;
-    let n = s.data.ks.dbs[0].iter(now).filter(|(k, _)| key_slot(k) == slot).count();
+    let n = s.data.ks.dbs[0]
+        .iter(now)
+        .filter(|(k, _)| key_slot(k) == slot)
+        .count();
     s.data.out.int(n as i64);
     Ok(())
 }
@@ -558,7 +605,10 @@ fn countkeysinslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
 fn getkeysinslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     shell(s)?;
     let bad = || CmdError::err("Invalid slot or number of keys");
-    let slot = int(&args[2]).ok().filter(|n| (0..16384).contains(n)).ok_or_else(bad)?;
+    let slot = int(&args[2])
+        .ok()
+        .filter(|n| (0..16384).contains(n))
+        .ok_or_else(bad)?;
     let count = int(&args[3]).ok().filter(|n| *n >= 0).ok_or_else(bad)? as usize;
     let now = s.data.now_ms;
     let keys: Vec<_> = s.data.ks.dbs[0]
@@ -614,7 +664,9 @@ fn bumpepoch(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     let mut st = sh.state.lock();
     let (bumped, epoch) = st.bump_epoch();
     changed(&sh, &mut st);
-    s.data.out.simple(&format!("{} {epoch}", if bumped { "BUMPED" } else { "STILL" }));
+    s.data
+        .out
+        .simple(&format!("{} {epoch}", if bumped { "BUMPED" } else { "STILL" }));
     Ok(())
 }
 
@@ -629,7 +681,11 @@ fn saveconfig(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
 fn links(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     let sh = shell(s)?;
     let st = sh.state.lock();
-    let mut up: Vec<&Node> = st.nodes.values().filter(|n| n.id != st.myself && n.link_up).collect();
+    let mut up: Vec<&Node> = st
+        .nodes
+        .values()
+        .filter(|n| n.id != st.myself && n.link_up)
+        .collect();
     up.sort_by_key(|n| n.id);
     let out = &mut *s.data.out;
     out.array_len(up.len());
@@ -671,7 +727,9 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         st.migrations.migrating.insert(slot.get(), id);
     } else if is(action, "importing") && args.len() == 5 {
         if st.owners[slot.index()] == Some(me) {
-            return Err(CmdError::err(format!("I'm already the owner of hash slot {slot}")));
+            return Err(CmdError::err(format!(
+                "I'm already the owner of hash slot {slot}"
+            )));
         }
         let id = lookup(&st, &args[4])?;
         if st.nodes[&id].is_replica() {
@@ -705,7 +763,9 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             let (_, _) = st.bump_epoch();
         }
     } else {
-        return Err(CmdError::err("Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP"));
+        return Err(CmdError::err(
+            "Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP",
+        ));
     }
     changed(&sh, &mut st);
     s.data.out.ok();

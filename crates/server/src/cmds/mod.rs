@@ -2,9 +2,9 @@
 //! connection handling, transactions, pub/sub, introspection and administration.
 
 pub mod client;
+pub mod cluster;
 pub mod command;
 pub mod config_cmd;
-pub mod cluster;
 pub mod connection;
 pub mod debug;
 pub mod info;

@@ -19,7 +19,8 @@ fn info_field(c: &mut TestClient, cmd: &[&str], field: &str) -> Option<String> {
         Reply::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
         _ => return None,
     };
-    text.lines().find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
 }
 
 fn start_node(dir: &std::path::Path) -> ServerProcess {
@@ -33,7 +34,11 @@ fn start_node(dir: &std::path::Path) -> ServerProcess {
         format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\nappendonly no\nsave \"\"\n"),
     )
     .expect("config");
-    ServerProcess::builder(slotkv()).dir(&node_dir).config_file(&conf).port(port).start()
+    ServerProcess::builder(slotkv())
+        .dir(&node_dir)
+        .config_file(&conf)
+        .port(port)
+        .start()
 }
 
 fn bulk_text(r: Reply) -> String {
@@ -50,9 +55,16 @@ fn tutorial_create_with_replicas_and_redirects() {
     let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
     args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
     args.extend(["--cluster-replicas".into(), "1".into(), "--cluster-yes".into()]);
-    let out = Command::new(slotkv_testkit::redis_cli_path()).args(&args).output().expect("redis-cli");
+    let out = Command::new(slotkv_testkit::redis_cli_path())
+        .args(&args)
+        .output()
+        .expect("redis-cli");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "create failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "create failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("[OK] All 16384 slots covered."), "{stdout}");
 
     // Every node reaches cluster_state:ok and knows all six nodes.
@@ -82,7 +94,10 @@ fn tutorial_create_with_replicas_and_redirects() {
         .output()
         .expect("redis-cli check");
     let check_out = String::from_utf8_lossy(&check.stdout);
-    assert!(check_out.contains("[OK] All nodes agree about slots configuration."), "{check_out}");
+    assert!(
+        check_out.contains("[OK] All nodes agree about slots configuration."),
+        "{check_out}"
+    );
     assert!(check_out.contains("[OK] All 16384 slots covered."), "{check_out}");
 
     // MOVED: find a node that does not own 'aaa' (slot 10439).
@@ -104,6 +119,12 @@ fn tutorial_create_with_replicas_and_redirects() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dd");
     // CROSSSLOT.
     let mut c = nodes[0].client();
-    assert_eq!(c.cmd(&["MSET", "a", "1", "b", "2"]), Reply::Error("CROSSSLOT Keys in request don't hash to the same slot".into()));
-    assert_eq!(c.cmd(&["SELECT", "1"]), Reply::Error("ERR SELECT is not allowed in cluster mode".into()));
+    assert_eq!(
+        c.cmd(&["MSET", "a", "1", "b", "2"]),
+        Reply::Error("CROSSSLOT Keys in request don't hash to the same slot".into())
+    );
+    assert_eq!(
+        c.cmd(&["SELECT", "1"]),
+        Reply::Error("ERR SELECT is not allowed in cluster mode".into())
+    );
 }
