@@ -177,3 +177,56 @@ fn redis_crate_sync_smoke() {
     assert_eq!(m.get_pattern::<String>().unwrap(), "rs:pat.*");
     assert_eq!(m.get_payload::<String>().unwrap(), "world");
 }
+
+#[test]
+fn redis_benchmark_runs_cleanly() {
+    let s = start(&[]);
+    let bench = slotkv_testkit::find_program("redis-benchmark").expect("redis-benchmark");
+    let port = s.port().to_string();
+    let out = run_with_timeout(
+        Command::new(bench).args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "set,get,incr,lpush,lpop,sadd,hset,zadd,lrange",
+            "-n",
+            "2000",
+            "-q",
+        ]),
+        Duration::from_secs(90),
+    )
+    .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    let lines: Vec<&str> = text
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains("rps="))
+        .collect();
+    for l in &lines {
+        assert!(
+            l.contains("requests per second"),
+            "unexpected line {l:?} in:\n{text}"
+        );
+    }
+    for t in [
+        "SET",
+        "GET",
+        "INCR",
+        "LPUSH",
+        "LPOP",
+        "SADD",
+        "HSET",
+        "ZADD",
+        "LRANGE_100",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("{t}: ")) || l.starts_with(&format!("{t} ("))),
+            "no {t} result in:\n{text}"
+        );
+    }
+}

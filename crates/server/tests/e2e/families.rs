@@ -1,4 +1,4 @@
-//! The list and hash families over the wire (compared with redis-server), blocking pops
+//! The list, hash, set and sorted set families over the wire (compared with redis-server), blocking pops
 //! woken by another connection or timing out, and WRONGTYPE.
 
 use std::time::{Duration, Instant};
@@ -183,4 +183,62 @@ fn more_lists_and_hashes_match_redis() {
         &["HSET", "lh:h", "a"],
         &["HGETALL", "lh:none"],
     ]);
+}
+
+#[test]
+fn sets_match_redis() {
+    assert_same_replies(&[
+        &["SADD", "st:a", "1", "2", "3"],
+        &["SADD", "st:a", "3", "4"],
+        &["SCARD", "st:a"],
+        &["SISMEMBER", "st:a", "2"],
+        &["SMISMEMBER", "st:a", "2", "9"],
+        &["SREM", "st:a", "1", "9"],
+        &["SADD", "st:b", "3", "4", "5"],
+        &["SINTERCARD", "2", "st:a", "st:b"],
+        &["SMOVE", "st:a", "st:b", "2"],
+        &["SCARD", "st:b"],
+        &["SET", "st:str", "v"],
+        &["SADD", "st:str", "x"],
+    ]);
+}
+
+#[test]
+fn zsets_match_redis() {
+    assert_same_replies(&[
+        &["ZADD", "zs:a", "1", "one", "2.5", "two", "3", "three"],
+        &["ZSCORE", "zs:a", "two"],
+        &["ZRANGE", "zs:a", "0", "-1", "WITHSCORES"],
+        &["ZRANK", "zs:a", "three"],
+        &["ZINCRBY", "zs:a", "0.5", "one"],
+        &["ZRANGEBYSCORE", "zs:a", "(1", "+inf"],
+        &["ZREM", "zs:a", "one", "nope"],
+        &["ZCARD", "zs:a"],
+        &["ZCOUNT", "zs:a", "-inf", "+inf"],
+        &["ZADD", "zs:a", "NX", "XX", "1", "x"],
+        &["ZADD", "zs:a", "nan", "x"],
+    ]);
+}
+
+#[test]
+fn zsets_in_resp3_match_redis() {
+    assert_same_on_both(&[], |s| {
+        let mut c = s.client();
+        c.cmd(&["HELLO", "3"]);
+        [
+            &["ZADD", "z", "1.5", "a", "-inf", "b", "10", "c"][..],
+            &["ZSCORE", "z", "a"],
+            &["ZSCORE", "z", "b"],
+            &["ZSCORE", "z", "nope"],
+            &["ZINCRBY", "z", "0.1", "a"],
+            &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+            &["ZMSCORE", "z", "a", "nope"],
+            &["ZPOPMIN", "z"],
+            &["ZRANDMEMBER", "nope"],
+            &["ZADD", "z", "INCR", "1", "c"],
+        ]
+        .iter()
+        .map(|cmd| c.cmd(cmd))
+        .collect()
+    });
 }
