@@ -30,6 +30,27 @@ NOSUCHCMD x y
 ECHO "multi word\tvalue"
 SET cli:bin "\x00\x01\xff"
 GET cli:bin
+RPUSH cli:l a b "c d"
+LRANGE cli:l 0 -1
+LPOP cli:l 5
+HSET cli:h f1 v1 f2 v2
+HGETALL cli:h
+HGET cli:h nope
+SADD cli:s 3 1 2
+SMEMBERS cli:s
+ZADD cli:z 1 one 2.5 two
+ZRANGE cli:z 0 -1 WITHSCORES
+ZSCORE cli:z two
+TYPE cli:z
+TTL cli:z
+EXPIRE cli:z 100
+PERSIST cli:z
+MULTI
+INCR cli:n
+LPUSH cli:l x
+EXEC
+SUBSCRIBE
+GET cli:l
 DBSIZE
 SELECT 2
 DBSIZE

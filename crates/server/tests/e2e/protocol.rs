@@ -72,6 +72,16 @@ fn resp3_via_hello() {
     assert_eq!(c.raw(&encode(&["GET", "resp3:missing"])), b"_\r\n");
     c.cmd_ok(&["SET", "resp3:k", "v"]);
     assert_eq!(c.cmd(&["GET", "resp3:k"]), bulk("v"));
+    // Doubles, maps and sets in their RESP3 types.
+    c.cmd(&["ZADD", "resp3:z", "1.5", "a"]);
+    assert_eq!(c.raw(&encode(&["ZSCORE", "resp3:z", "a"])), b",1.5\r\n");
+    c.cmd(&["HSET", "resp3:h", "f", "v"]);
+    assert_eq!(
+        c.raw(&encode(&["HGETALL", "resp3:h"])),
+        b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+    c.cmd(&["SADD", "resp3:s", "m"]);
+    assert_eq!(c.raw(&encode(&["SMEMBERS", "resp3:s"])), b"~1\r\n$1\r\nm\r\n");
     // Back to RESP2: a flat array, and `$-1`.
     let hello2 = c.cmd(&["HELLO", "2"]);
     assert!(matches!(&hello2, Reply::Array(v) if v.len() == 14), "{hello2}");

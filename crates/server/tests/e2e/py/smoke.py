@@ -26,6 +26,21 @@ try:
 except redis.ResponseError as e:
     assert str(e) == "value is not an integer or out of range", str(e)
 
+assert r.rpush("py:l", "a", "b", "c") == 3
+assert r.lrange("py:l", 0, -1) == ["a", "b", "c"]
+assert r.blpop(["py:l"], timeout=1) == ("py:l", "a")
+assert r.blpop(["py:empty"], timeout=0.1) is None
+assert r.hset("py:h", mapping={"f1": "v1", "f2": "v2"}) == 2
+assert r.hgetall("py:h") == {"f1": "v1", "f2": "v2"}
+assert r.sadd("py:s", "x", "y") == 2
+assert r.smembers("py:s") == {"x", "y"}
+assert r.zadd("py:z", {"one": 1, "two": 2.5}) == 2
+assert r.zrange("py:z", 0, -1, withscores=True) == [("one", 1.0), ("two", 2.5)]
+assert r.zscore("py:z", "two") == 2.5
+assert r.type("py:z") == "zset"
+assert r.expire("py:z", 100) is True
+assert 0 < r.ttl("py:z") <= 100
+
 pipe = r.pipeline(transaction=False)
 for i in range(100):
     pipe.set(f"py:p:{i}", i)
@@ -71,5 +86,13 @@ while len(got) < 2 and time.time() < deadline:
         got.append((m["type"], m["channel"], m["data"]))
 assert got == [("message", "py:chan", "hello"), ("pmessage", "py:pat.x", "world")], got
 p.close()
+
+# The same through RESP3 (redis-py >= 5 speaks it with protocol=3).
+if int(redis.__version__.split(".")[0]) >= 5:
+    r3 = redis.Redis(host="127.0.0.1", port=port, protocol=3, socket_timeout=10, decode_responses=True)
+    assert r3.hgetall("py:h") == {"f1": "v1", "f2": "v2"}
+    assert r3.zscore("py:z", "two") == 2.5
+    assert r3.smembers("py:s") == {"x", "y"}
+    assert r3.get("py:missing") is None
 
 print("ALL OK")
