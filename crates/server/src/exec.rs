@@ -236,12 +236,6 @@ pub fn execute(
     now_ms: i64,
     can_block: bool,
 ) {
-    if shared.monitor_count.load(Ordering::Relaxed) > 0
-        && !spec.has(flags::ADMIN)
-        && !spec.has(flags::SKIP_MONITOR)
-    {
-        feed_monitors(shared, conn, args, now_ms);
-    }
     conn.last_cmd = spec.name;
     let mark = out.len();
     let started = Instant::now();
@@ -271,6 +265,13 @@ pub fn execute(
     let propagate_as = ctx.propagate_as.take();
     let db = ctx.db;
     drop(ctx);
+    // After the command, as Redis 7.0 does: EXEC is shown after the commands it ran.
+    if shared.monitor_count.load(Ordering::Relaxed) > 0
+        && !spec.has(flags::ADMIN)
+        && !spec.has(flags::SKIP_MONITOR)
+    {
+        feed_monitors(shared, conn, db, spec.name, args, now_ms);
+    }
 
     let stats = rest.cmdstats.entry(spec.name).or_default();
     stats.calls += 1;
@@ -437,18 +438,60 @@ fn record_slowlog(rest: &mut CoreRest, conn: &ConnState, args: &[Bytes], now_ms:
     }
 }
 
-/// MONITOR line: `1700000000.123456 [0 127.0.0.1:5555] "set" "k" "v"`.
-fn feed_monitors(shared: &Shared, conn: &ConnState, args: &[Bytes], now_ms: i64) {
+/// Which arguments MONITOR must not show (Redis's `redactClientCommandArgument`): every
+/// argument of AUTH, the user and password after HELLO's AUTH, MIGRATE's AUTH password and
+/// AUTH2 user and password.
+fn secret_args(name: &str, args: &[Bytes]) -> Vec<bool> {
+    let mut secret = vec![false; args.len()];
+    match name {
+        "auth" => secret.iter_mut().skip(1).for_each(|s| *s = true),
+        "hello" | "migrate" => {
+            let mut i = 1;
+            while i < args.len() {
+                // MIGRATE's arguments after KEYS are key names, whatever they say.
+                if name == "migrate" && args[i].eq_ignore_ascii_case(b"keys") {
+                    break;
+                }
+                let n = if args[i].eq_ignore_ascii_case(b"auth") {
+                    if name == "hello" {
+                        2
+                    } else {
+                        1
+                    }
+                } else if name == "migrate" && args[i].eq_ignore_ascii_case(b"auth2") {
+                    2
+                } else {
+                    0
+                };
+                for s in secret.iter_mut().skip(i + 1).take(n) {
+                    *s = true;
+                }
+                i += 1 + n;
+            }
+        }
+        _ => {}
+    }
+    secret
+}
+
+/// MONITOR line: `1700000000.123456 [0 127.0.0.1:5555] "set" "k" "v"`, with secrets
+/// shown as `"(redacted)"`.
+fn feed_monitors(shared: &Shared, conn: &ConnState, db: usize, name: &str, args: &[Bytes], now_ms: i64) {
     let mut line = format!(
         "{}.{:06} [{} {}]",
         now_ms / 1000,
         (now_ms % 1000) * 1000,
-        conn.db,
+        db,
         conn.handle.addr
     );
-    for a in args {
+    let secret = secret_args(name, args);
+    for (a, hide) in args.iter().zip(secret) {
         line.push(' ');
-        line.push_str(&quote_repr(a));
+        if hide {
+            line.push_str("\"(redacted)\"");
+        } else {
+            line.push_str(&quote_repr(a));
+        }
     }
     let msg = PushMsg::Monitor(Bytes::from(line));
     for (_, tx) in shared.monitors.lock().iter() {
@@ -475,4 +518,43 @@ pub fn quote_repr(b: &[u8]) -> String {
     }
     s.push('"');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+    }
+
+    #[test]
+    fn monitor_redacts_secrets_like_redis() {
+        assert_eq!(
+            secret_args("auth", &args(&["AUTH", "u", "p"])),
+            [false, true, true]
+        );
+        assert_eq!(
+            secret_args("hello", &args(&["HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"])),
+            [false, false, false, true, true, false, false]
+        );
+        assert_eq!(
+            secret_args(
+                "migrate",
+                &args(&["MIGRATE", "h", "1", "", "0", "5", "KEYS", "auth", "k"])
+            ),
+            [false; 9]
+        );
+        assert_eq!(
+            secret_args(
+                "migrate",
+                &args(&["MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u", "p"])
+            ),
+            [false, false, false, false, false, false, false, true, true]
+        );
+        assert_eq!(
+            secret_args("set", &args(&["SET", "auth", "x"])),
+            [false, false, false]
+        );
+    }
 }
