@@ -121,3 +121,45 @@ fn idle_timeout_closes_clients_but_not_subscribers() {
         Reply::Array(vec![bulk("message"), bulk("ch"), bulk("m")])
     );
 }
+
+#[test]
+fn monitor_feed_matches_redis() {
+    // The part of each MONITOR line after `[db addr]`: what was run, as Redis shows it
+    // (arguments quoted, secrets redacted, transactions in order).
+    assert_same_on_both(&["--requirepass", "pw"], |s| {
+        let mut mon = s.client();
+        mon.cmd_ok(&["AUTH", "pw"]);
+        mon.cmd_ok(&["MONITOR"]);
+        let mut c = s.client();
+        let script: &[&[&str]] = &[
+            &["AUTH", "wrong"],
+            &["AUTH", "pw"],
+            &["HELLO", "2", "AUTH", "default", "pw"],
+            &["SET", "k", "with space\n"],
+            &["MULTI"],
+            &["INCR", "n"],
+            &["GET", "k"],
+            &["EXEC"],
+            &["SELECT", "3"],
+            &["PING"],
+            &["NOSUCHCMD"],
+            &["GET"],
+            &["ECHO", "end"],
+        ];
+        for cmd in script {
+            c.cmd(cmd);
+        }
+        let mut out = Vec::new();
+        loop {
+            let Reply::Status(line) = mon.read_reply() else {
+                panic!("MONITOR sent a non-status reply");
+            };
+            let what = line.split_once("] ").map(|(_, w)| w.to_string()).unwrap_or(line);
+            let done = what == "\"ECHO\" \"end\"";
+            out.push(Reply::Status(what));
+            if done {
+                return out;
+            }
+        }
+    });
+}
