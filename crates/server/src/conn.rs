@@ -174,7 +174,15 @@ impl Session<'_> {
                 let mut core = self.shared.core.lock();
                 let mut action = None;
                 while let Some(args) = self.pending.pop_front() {
+                    // A command that blocked and is run again after a wake-up.
+                    let retry = self.block_deadline.is_some();
+                    if retry {
+                        conn.handle.info.lock().reprocessing = true;
+                    }
                     exec::call(&mut core, conn, self.shared, &mut self.out, &args, now);
+                    if retry {
+                        conn.handle.info.lock().reprocessing = false;
+                    }
                     if let Some(a) = conn.action.take() {
                         if let Action::Block(b) = &a {
                             let deadline = *self.block_deadline.get_or_insert(b.deadline_ms);

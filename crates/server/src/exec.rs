@@ -269,15 +269,19 @@ pub fn execute(
     if shared.monitor_count.load(Ordering::Relaxed) > 0
         && !spec.has(flags::ADMIN)
         && !spec.has(flags::SKIP_MONITOR)
+        && !conn.handle.info.lock().reprocessing
     {
         feed_monitors(shared, conn, db, spec.name, args, now_ms);
     }
 
     let stats = rest.cmdstats.entry(spec.name).or_default();
-    stats.calls += 1;
-    stats.usec += elapsed_us;
-    stats.record_latency(elapsed_us);
-    rest.total_commands += 1;
+    // A command that blocks is counted once, when it completes (Redis skips blocked calls).
+    if block.is_none() {
+        stats.calls += 1;
+        stats.usec += elapsed_us;
+        stats.record_latency(elapsed_us);
+        rest.total_commands += 1;
+    }
     if let Err(e) = &result {
         stats.failed += 1;
         out.truncate(mark);
