@@ -163,3 +163,43 @@ fn monitor_feed_matches_redis() {
         }
     });
 }
+
+#[test]
+fn blocked_command_is_shown_and_counted_once() {
+    assert_same_on_both(&[], |s| {
+        let mut mon = s.client();
+        mon.cmd_ok(&["MONITOR"]);
+        let mut waiter = s.client();
+        let mut c = s.client();
+        waiter.send(&["BLPOP", "q", "10"]).unwrap();
+        assert_eventually(Duration::from_secs(5), "client blocked", || {
+            c.cmd(&["INFO", "clients"])
+                .as_str()
+                .is_some_and(|t| t.contains("blocked_clients:1\r"))
+        });
+        let mut out = vec![c.cmd(&["LPUSH", "q", "x"]), waiter.read_reply()];
+        c.cmd(&["ECHO", "end"]);
+        loop {
+            let Reply::Status(line) = mon.read_reply() else {
+                panic!("MONITOR sent a non-status reply");
+            };
+            let what = line.split_once("] ").map(|(_, w)| w.to_string()).unwrap_or(line);
+            let done = what == "\"ECHO\" \"end\"";
+            if !what.starts_with("\"INFO\"") {
+                out.push(Reply::Status(what));
+            }
+            if done {
+                break;
+            }
+        }
+        let stats = c.cmd(&["INFO", "commandstats"]);
+        let calls = stats
+            .as_str()
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_blpop:calls="))
+            .map(|v| v.split(',').next().unwrap().to_string());
+        out.push(Reply::Status(format!("blpop calls={calls:?}")));
+        out
+    });
+}
