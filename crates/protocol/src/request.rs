@@ -421,3 +421,44 @@ mod tests {
         assert_eq!(split_args(b"a\0b c").unwrap(), vec![Bytes::from("a")]);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any command encoded as a multibulk parses back to the same arguments, however
+        /// the bytes are split across reads.
+        #[test]
+        fn multibulk_round_trip(args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 1..16), split in 0usize..4096) {
+            let mut wire = Vec::new();
+            crate::encode_command(&mut wire, &args);
+            let cut = split % (wire.len() + 1);
+            let mut p = RequestParser::default();
+            let mut buf = BytesMut::from(&wire[..cut]);
+            let mut got = p.next(&mut buf).unwrap();
+            if got.is_none() {
+                buf.extend_from_slice(&wire[cut..]);
+                got = p.next(&mut buf).unwrap();
+            }
+            let got = got.unwrap();
+            prop_assert_eq!(got.iter().map(|b| b.to_vec()).collect::<Vec<_>>(), args);
+            prop_assert!(buf.is_empty());
+        }
+
+        /// Arbitrary bytes never panic and never make the parser claim more than it got.
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut p = RequestParser::default();
+            let mut buf = BytesMut::from(&data[..]);
+            for _ in 0..64 {
+                match p.next(&mut buf) {
+                    Ok(Some(_)) => continue,
+                    _ => break,
+                }
+            }
+            prop_assert!(buf.len() <= data.len());
+        }
+    }
+}
