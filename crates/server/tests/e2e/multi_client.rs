@@ -203,3 +203,26 @@ fn blocked_command_is_shown_and_counted_once() {
         out
     });
 }
+
+#[test]
+fn pubsub_introspection_and_resp3_unsubscribe_match_redis() {
+    assert_same_on_both(&[], |s| {
+        let mut a = s.client();
+        let mut b = s.client();
+        let mut c = s.client();
+        let mut out = vec![a.cmd(&["SUBSCRIBE", "news"]), b.cmd(&["PSUBSCRIBE", "n*"])];
+        out.push(c.cmd(&["PUBSUB", "CHANNELS"]));
+        out.push(c.cmd(&["PUBSUB", "CHANNELS", "x*"]));
+        out.push(c.cmd(&["PUBSUB", "NUMPAT"]));
+        out.push(c.cmd(&["PUBSUB", "NUMSUB", "news", "none"]));
+        out.push(c.cmd(&["PUBLISH", "news", "m"]));
+        out.push(a.read_reply());
+        out.push(b.read_reply());
+        // RESP3: unsubscribing from nothing still answers, as a push.
+        c.cmd(&["HELLO", "3"]);
+        out.push(c.cmd(&["UNSUBSCRIBE"]));
+        out.push(c.cmd(&["PUNSUBSCRIBE"]));
+        out.push(c.cmd(&["PUBSUB", "SHARDCHANNELS"]));
+        out
+    });
+}

@@ -33,3 +33,21 @@ fn swapdb_and_watch_match_redis() {
         out
     });
 }
+
+/// Fails: sharded pub/sub (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH; Redis 7.0) is not
+/// implemented (`ERR unknown command 'SSUBSCRIBE'`).
+#[test]
+fn sharded_pubsub_matches_redis() {
+    assert_same_on_both(&[], |s| {
+        let mut a = s.client();
+        let mut c = s.client();
+        vec![
+            a.cmd(&["SSUBSCRIBE", "shard"]),
+            c.cmd(&["PUBSUB", "SHARDCHANNELS"]),
+            c.cmd(&["PUBSUB", "SHARDNUMSUB", "shard"]),
+            c.cmd(&["SPUBLISH", "shard", "m"]),
+            a.read_reply(),
+            a.cmd(&["SUNSUBSCRIBE"]),
+        ]
+    });
+}
