@@ -304,6 +304,12 @@ impl Session<'_> {
                 self.out.bulk(&channel);
                 self.out.bulk(&payload);
             }
+            PushMsg::ShardMessage { channel, payload } => {
+                self.out.push_len(3);
+                self.out.bulk(b"smessage");
+                self.out.bulk(&channel);
+                self.out.bulk(&payload);
+            }
             PushMsg::Monitor(line) => {
                 self.out.raw(b"+");
                 self.out.raw(&line);
