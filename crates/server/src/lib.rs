@@ -12,6 +12,7 @@ mod daemon;
 pub mod exec;
 pub mod log;
 pub mod propagate;
+pub mod replication;
 pub mod shared;
 #[path = "main.rs"]
 pub mod startup;
@@ -135,6 +136,7 @@ pub async fn run(
         tokio::spawn(accept_loop(shared.clone(), l));
     }
     tokio::spawn(cron::run(shared.clone()));
+    tokio::spawn(replication::run_manager(shared.clone()));
     tokio::select! {
         _ = shared.shutdown.notified() => {}
         _ = stop => {}

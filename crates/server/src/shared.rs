@@ -76,6 +76,7 @@ pub struct Waiter {
 #[derive(Default)]
 pub struct CoreRest {
     /// WATCHed keys → the flags of the clients watching them.
+    #[allow(clippy::type_complexity)]
     pub watched: HashMap<(usize, Key), Vec<(u64, Arc<AtomicBool>)>>,
     /// Keys with blocked clients → the waiters, in arrival order.
     pub blocked: HashMap<(usize, Key), Vec<Waiter>>,
@@ -97,6 +98,8 @@ pub struct CoreRest {
     pub slowlog_max_len: usize,
     /// The write stream for replicas and the AOF.
     pub repl: crate::propagate::ReplFeed,
+    /// Role, replication ids, attached replicas (see `replication`).
+    pub replication: crate::replication::ReplState,
 }
 
 /// The state guarded by the core lock.
