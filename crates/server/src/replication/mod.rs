@@ -449,6 +449,7 @@ pub fn set_master(ks: &mut slotkv_keyspace::Keyspace, rest: &mut CoreRest, host:
     // A replica keeps a backlog of its master's stream (for its own replicas, and for
     // its offset).
     rest.repl.enabled = true;
+    rest.repl.relay_only = true;
 }
 
 /// REPLICAOF NO ONE: a new history starts, the old one stays valid up to our offset so
@@ -462,6 +463,7 @@ pub fn promote(ks: &mut slotkv_keyspace::Keyspace, rest: &mut CoreRest) {
     st.link_gen += 1;
     st.link_changed.notify_one();
     st.disconnect_replicas();
+    rest.repl.relay_only = false;
     rest.repl.reset_selected_db();
     ks.set_expire_mode(ExpireMode::Delete);
     tracing::info!(

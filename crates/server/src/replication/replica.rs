@@ -135,10 +135,11 @@ async fn link_once(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Lin
         buf: BytesMut::with_capacity(16 * 1024),
         timeout,
     };
+    // Like Redis, always offer our history (a fresh node's is empty and the master answers
+    // with a full resync).
     let psync_from = {
         let core = shared.core.lock();
-        let off = core.rest.repl.offset;
-        (off > 0).then(|| (core.rest.replication.replid.clone(), off + 1))
+        Some((core.rest.replication.replid.clone(), core.rest.repl.offset + 1))
     };
     let listening_port = {
         let announced = shared.config.read().get_int("replica-announce-port");
@@ -436,11 +437,9 @@ async fn stream_loop(
                         send_ack = Some(());
                     }
                 } else {
-                    // Our own feed must not re-encode the command: the master's bytes
-                    // are relayed verbatim below.
-                    core.rest.repl.enabled = false;
+                    // `relay_only` keeps the dispatcher from re-encoding the command:
+                    // the master's bytes are relayed verbatim below.
                     exec::call(core, &mut conn, shared, &mut sink, args, now);
-                    core.rest.repl.enabled = true;
                     conn.action = None;
                     sink.buf.clear();
                 }
