@@ -295,8 +295,14 @@ fn format_flags(v: i64, names: &[(&'static str, i64)]) -> String {
 
 /// `save` arguments: pairs of seconds (>= 1) and changes (>= 0), or a single "" for none.
 pub fn parse_save(args: &[&[u8]]) -> Result<Vec<(i64, i64)>, String> {
+    // One argument holding all the pairs (`--save "3600 1"`, CONFIG SET) is split on
+    // spaces, as Redis does.
+    let split: Vec<&[u8]>;
     let args: &[&[u8]] = if args.len() == 1 && args[0].is_empty() {
         &[]
+    } else if args.len() == 1 {
+        split = args[0].split(|c| *c == b' ').filter(|p| !p.is_empty()).collect();
+        &split
     } else {
         args
     };

@@ -206,6 +206,8 @@ impl Session<'_> {
                     }
                     self.block_deadline = None;
                 }
+                // The batch's writes reach the AOF before any of its replies is sent.
+                crate::aof::flush_pending(&mut core.rest);
                 action
             };
             self.update_info(conn);
@@ -213,8 +215,11 @@ impl Session<'_> {
                 None => {}
                 Some(Action::Close) => return Step::Close,
                 Some(Action::Shutdown { save }) => {
-                    crate::request_shutdown(self.shared, save);
-                    return Step::Close;
+                    if crate::persist::final_save(self.shared, save).is_ok() {
+                        crate::request_shutdown(self.shared, save);
+                        return Step::Close;
+                    }
+                    self.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
                 }
                 Some(Action::None) => {}
                 Some(Action::StartReplicaStream { from }) => return Step::ReplicaStream(from),

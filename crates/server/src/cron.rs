@@ -29,6 +29,13 @@ pub async fn run(shared: Arc<Shared>) {
                     core.rest.repl.feed(i, &crate::propagate::del_command(&k));
                 }
             }
+            crate::aof::flush_pending(&mut core.rest);
+        }
+        {
+            let mut core = shared.core.lock();
+            let core = &mut *core;
+            crate::persist::cron(&shared, &core.ks, &mut core.rest);
+            crate::aof::cron(&shared, &core.ks, &mut core.rest);
         }
         {
             let total = shared.core.lock().rest.total_commands;

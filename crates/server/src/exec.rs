@@ -68,6 +68,42 @@ pub struct ConnState {
 }
 
 impl ConnState {
+    /// A connection state for commands the server runs on its own behalf (loading the AOF,
+    /// applying a master's stream): authenticated, database 0, not in the client registry.
+    pub fn internal(shared: &Shared) -> ConnState {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let handle = Arc::new(ClientHandle {
+            id: 0,
+            addr,
+            laddr: addr,
+            created_ms: 0,
+            info: Default::default(),
+            kill: Default::default(),
+            killed: Default::default(),
+            is_monitor: Default::default(),
+        });
+        let (push_tx, _) = tokio::sync::mpsc::unbounded_channel();
+        let _ = shared;
+        ConnState {
+            id: 0,
+            handle,
+            db: 0,
+            authenticated: true,
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            subs: Subscriptions::default(),
+            push_tx,
+            action: None,
+            monitor: false,
+            last_cmd: "NULL",
+            readonly: false,
+            asking: false,
+            lib_name: String::new(),
+            lib_ver: String::new(),
+        }
+    }
+
     pub fn in_subscribe_mode(&self) -> bool {
         self.subs.count() > 0
     }

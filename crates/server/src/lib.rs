@@ -5,12 +5,15 @@
 //! → a handler of `slotkv-commands` or of `cmds`. `shared` documents what each lock
 //! guards. `cron` runs the periodic jobs (active expiry, client timeouts, stats).
 
+pub mod aof;
 pub mod cmds;
 mod conn;
 mod cron;
 mod daemon;
 pub mod exec;
+mod fork;
 pub mod log;
+pub mod persist;
 pub mod propagate;
 pub mod replication;
 pub mod shared;
@@ -46,7 +49,7 @@ pub fn build_shared(config: Config, port: u16) -> Arc<Shared> {
         slowlog_max_len: config.get_int("slowlog-max-len").max(0) as usize,
         ..Default::default()
     };
-    rest.slowlog_next_id = 0;
+    rest.save.last_bgsave_ok = true;
     Arc::new(Shared {
         core: Mutex::new(Core {
             ks: Keyspace::new(databases),
@@ -126,20 +129,40 @@ pub fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-/// Runs the node on already-bound listeners until SHUTDOWN or `stop` completes.
-pub async fn run(
-    shared: Arc<Shared>,
-    listeners: Vec<TcpListener>,
-    stop: impl std::future::Future<Output = ()>,
-) {
+/// Runs the node on already-bound listeners until SHUTDOWN or a terminating signal.
+pub async fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
     for l in listeners {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
     tokio::spawn(cron::run(shared.clone()));
     tokio::spawn(replication::run_manager(shared.clone()));
-    tokio::select! {
-        _ = shared.shutdown.notified() => {}
-        _ = stop => {}
+    tokio::spawn(handle_signals(shared.clone()));
+    shared.shutdown.notified().await;
+}
+
+/// SIGTERM/SIGINT: save if save points are configured, then stop. A failed save keeps the
+/// node running, as Redis does.
+async fn handle_signals(shared: Arc<Shared>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        tracing::warn!("Can't install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        }
+        tracing::warn!("User requested shutdown...");
+        let result = {
+            let shared = shared.clone();
+            tokio::task::spawn_blocking(move || persist::final_save(&shared, None)).await
+        };
+        if matches!(result, Ok(Ok(()))) {
+            request_shutdown(&shared, None);
+            return;
+        }
     }
 }
 

@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(super::format_timestamp(0), "01 Jan 1970 00:00:00.000");
         assert_eq!(
             super::format_timestamp(1_795_000_000_123),
-            "18 Nov 2026 08:26:40.123"
+            "18 Nov 2026 11:06:40.123"
         );
     }
 }

@@ -2,8 +2,6 @@
 //! loading errors, daemonizing, `chdir` to `dir`, the pidfile, the banner and the
 //! `Ready to accept connections` line, listening errors, and signals.
 
-use std::sync::atomic::Ordering;
-
 use slotkv_config::Config;
 
 use crate::{bind_addresses, build_shared, listen, log, REDIS_COMPAT_VERSION, SLOTKV_VERSION};
@@ -39,7 +37,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             return 1;
         }
     }
-    let dir = config.get_str("dir");
+    let dir = config.dir().to_string();
     if !dir.is_empty() {
         if let Err(e) = std::env::set_current_dir(&dir) {
             eprintln!("Can't chdir to '{dir}': {e}");
@@ -101,6 +99,21 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             "standalone"
         };
         let shared = build_shared(config, port);
+        // With appendonly yes the AOF is the source of truth, as in Redis.
+        let loaded = match crate::aof::load_at_startup(&shared) {
+            Ok(used_aof) => {
+                if used_aof {
+                    Ok(())
+                } else {
+                    crate::persist::load_at_startup(&shared)
+                }
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = loaded {
+            tracing::warn!("{e}");
+            return 1;
+        }
         let mut listeners = Vec::new();
         if port != 0 {
             for (addr, optional) in bind_addresses(&binds, port) {
@@ -131,23 +144,7 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         tracing::info!("PID: {pid}");
         tracing::warn!("Server initialized");
         tracing::info!("Ready to accept connections tcp");
-        let stop = async {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) =
-                (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
-            else {
-                std::future::pending::<()>().await;
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-                _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-            }
-        };
-        crate::run(shared.clone(), listeners, stop).await;
-        if !shared.shutdown_requested.load(Ordering::SeqCst) {
-            tracing::warn!("User requested shutdown...");
-        }
+        crate::run(shared.clone(), listeners).await;
         crate::shutdown_sequence(&shared);
         0
     });

@@ -72,12 +72,14 @@ pub struct Waiter {
     pub notify: Arc<Notify>,
 }
 
+/// A client watching a key: its id and the flag EXEC checks.
+pub type Watcher = (u64, Arc<AtomicBool>);
+
 /// Everything that lives under the core lock besides the keyspace.
 #[derive(Default)]
 pub struct CoreRest {
     /// WATCHed keys → the flags of the clients watching them.
-    #[allow(clippy::type_complexity)]
-    pub watched: HashMap<(usize, Key), Vec<(u64, Arc<AtomicBool>)>>,
+    pub watched: HashMap<(usize, Key), Vec<Watcher>>,
     /// Keys with blocked clients → the waiters, in arrival order.
     pub blocked: HashMap<(usize, Key), Vec<Waiter>>,
     /// Channel → subscribers.
@@ -100,6 +102,10 @@ pub struct CoreRest {
     pub repl: crate::propagate::ReplFeed,
     /// Role, replication ids, attached replicas (see `replication`).
     pub replication: crate::replication::ReplState,
+    /// Background save state.
+    pub save: crate::persist::SaveState,
+    /// The append-only file.
+    pub aof: crate::aof::AofState,
 }
 
 /// The state guarded by the core lock.

@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod multi;
+pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -14,6 +15,7 @@ pub fn specs() -> Vec<Spec> {
     let mut v = Vec::new();
     v.extend(connection::specs());
     v.extend(multi::specs());
+    v.extend(persistence::specs());
     v.extend(pubsub::specs());
     v.extend(scripting::specs());
     v.extend(server::specs());
