@@ -84,6 +84,8 @@ pub struct ReplicaInfo {
     pub online: bool,
     pub ack_offset: u64,
     pub ack_ms: i64,
+    /// The child writing this replica's snapshot (full resync in progress).
+    pub snapshot: Option<master::SnapshotChild>,
 }
 
 /// Replication state under the core lock.
@@ -253,6 +255,7 @@ fn replica_entry<'a>(s: &'a mut SrvCtx<'_>) -> &'a mut ReplicaInfo {
             online: false,
             ack_offset: 0,
             ack_ms: 0,
+            snapshot: None,
         })
 }
 
@@ -350,44 +353,54 @@ fn sync(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     full_sync(s, false)
 }
 
-/// Serializes the keyspace into the reply under the core lock (a stall proportional to
-/// the data set; forking a child is future work) and turns the connection into a feed
-/// starting right after the snapshot.
+/// Starts a full resynchronization: a forked child writes the snapshot to a file (the
+/// parent goes on serving; the replica's sender task waits for it and buffers the stream
+/// meanwhile). If fork fails, the snapshot is serialized here, under the core lock, into
+/// the reply. Either way the stream continues right after the snapshot's offset.
 fn full_sync(s: &mut SrvCtx<'_>, fullresync_line: bool) -> CmdResult {
     let now = s.data.now_ms;
-    let (compression, checksum) = {
+    let opts = {
         let c = s.shared.config.read();
-        (c.get_bool("rdbcompression"), c.get_bool("rdbchecksum"))
+        RdbOptions {
+            compression: c.get_bool("rdbcompression"),
+            checksum: c.get_bool("rdbchecksum"),
+        }
     };
-    let mut rdb = Vec::new();
-    write_rdb(
-        &mut rdb,
-        s.data.ks,
-        now,
-        &RdbOptions {
-            compression,
-            checksum,
-        },
-    )
-    .map_err(|e| CmdError::err(format!("Can't produce the RDB snapshot: {e}")))?;
     let repl = &mut s.rest.repl;
     repl.enabled = true;
     // The replica starts without a selected database: the next write re-selects.
     repl.reset_selected_db();
     let offset = repl.offset;
     s.rest.replication.sync_full += 1;
-    tracing::info!(
-        "Replica {} asks for synchronization; full resync with {} bytes of RDB at offset {}",
-        s.conn.handle.addr,
-        rdb.len(),
-        offset
-    );
     if fullresync_line {
         let line = format!("+FULLRESYNC {} {}\r\n", s.rest.replication.replid, offset);
         s.data.out.raw(line.as_bytes());
     }
-    s.data.out.raw(format!("${}\r\n", rdb.len()).as_bytes());
-    s.data.out.raw(&rdb);
+    let path = std::path::PathBuf::from(format!("temp-repl-sync-{}-{}.rdb", std::process::id(), s.conn.id));
+    let ks: &slotkv_keyspace::Keyspace = s.data.ks;
+    let child_path = path.clone();
+    match crate::fork::spawn_child(move || master::write_snapshot(ks, &child_path, &opts)) {
+        Ok(pid) => {
+            tracing::info!(
+                "Replica {} asks for synchronization; full resync at offset {offset}, snapshot by pid {pid}",
+                s.conn.handle.addr
+            );
+            replica_entry(s).snapshot = Some(master::SnapshotChild { pid, path });
+        }
+        Err(e) => {
+            tracing::warn!("Can't fork for the replica's snapshot ({e}); writing it in the foreground");
+            let mut rdb = Vec::new();
+            write_rdb(&mut rdb, ks, now, &opts)
+                .map_err(|e| CmdError::err(format!("Can't produce the RDB snapshot: {e}")))?;
+            tracing::info!(
+                "Replica {} asks for synchronization; full resync at offset {offset} with {} bytes of RDB",
+                s.conn.handle.addr,
+                rdb.len()
+            );
+            s.data.out.raw(format!("${}\r\n", rdb.len()).as_bytes());
+            s.data.out.raw(&rdb);
+        }
+    }
     start_stream(s, offset + 1);
     Ok(())
 }
@@ -579,7 +592,14 @@ pub async fn wait_for_acks(
 
 /// Forgets a departing client if it was a replica.
 pub fn on_disconnect(rest: &mut CoreRest, client_id: u64) {
-    if rest.replication.replicas.remove(&client_id).is_some() {
+    if let Some(r) = rest.replication.replicas.remove(&client_id) {
+        if let Some(child) = r.snapshot {
+            // The link closed before its sender started: nobody else will reap it.
+            if crate::fork::poll_child(child.pid).is_none() {
+                crate::fork::kill_child(child.pid);
+            }
+            let _ = std::fs::remove_file(&child.path);
+        }
         rest.replication.acked.notify_waiters();
     }
 }

@@ -429,6 +429,8 @@ async fn stream_loop(
             if core.rest.replication.link_gen != gen {
                 return Err("REPLICAOF changed".into());
             }
+            // Keys the master has not expired yet are live for its commands.
+            core.ks.set_expire_mode(slotkv_keyspace::ExpireMode::Keep);
             let mut start = 0usize;
             for (args, len) in &cmds {
                 let is_replconf = is(&args[0], "replconf");
@@ -447,6 +449,7 @@ async fn stream_loop(
                 start += len;
             }
             unapplied.drain(..start);
+            core.ks.set_expire_mode(slotkv_keyspace::ExpireMode::HideOnly);
         }
         if send_ack.is_some() {
             let off = shared.core.lock().rest.repl.offset;
