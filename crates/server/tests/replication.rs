@@ -256,7 +256,9 @@ fn dropped_link_resyncs_partially() {
 #[test]
 fn chained_replica() {
     let master = slotkv(&[]);
-    let middle = slotkv(&[]);
+    // A writable middle replica: its own writes stay local, the chain relays only the
+    // master's stream.
+    let middle = slotkv(&["--replica-read-only", "no"]);
     let leaf = slotkv(&[]);
     let mut m = master.client();
     m.cmd_ok(&["SET", "a", "1"]);
@@ -264,6 +266,7 @@ fn chained_replica() {
     replicaof(&leaf, middle.port());
     let mut l = leaf.client();
     wait_value(&mut l, "a", Some("1"));
+    middle.client().cmd_ok(&["SET", "local", "x"]);
     m.cmd_ok(&["SET", "b", "2"]);
     m.cmd_ok(&["SELECT", "5"]);
     m.cmd_ok(&["SET", "c", "3"]);
@@ -275,6 +278,64 @@ fn chained_replica() {
         let o = master_offset(&mut m);
         master_offset(&mut mid) == o && master_offset(&mut l) == o
     });
+    assert_eq!(get(&mut mid, "local").as_deref(), Some("x"));
+    l.cmd_ok(&["SELECT", "0"]);
+    assert_eq!(get(&mut l, "local"), None);
+}
+
+#[test]
+fn replicaof_in_config_with_masterauth() {
+    let master = slotkv(&["--requirepass", "s3cret"]);
+    let mut m = master.client();
+    m.cmd_ok(&["AUTH", "s3cret"]);
+    m.cmd_ok(&["SET", "a", "1"]);
+    let port = master.port().to_string();
+    let replica = slotkv(&["--replicaof", "127.0.0.1", &port, "--masterauth", "s3cret"]);
+    let mut r = replica.client();
+    assert_eventually(WAIT, "replica link up", || link_state(&mut r) == "connected");
+    wait_value(&mut r, "a", Some("1"));
+    m.cmd_ok(&["SET", "b", "2"]);
+    wait_value(&mut r, "b", Some("2"));
+    // The snapshot file of the full resync is gone.
+    let leftovers: Vec<_> = std::fs::read_dir(master.dir())
+        .expect("master dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("temp-repl-sync"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn replica_with_a_wrong_password_stays_down() {
+    let master = slotkv(&["--requirepass", "s3cret"]);
+    let replica = slotkv(&["--masterauth", "wrong"]);
+    let mut r = replica.client();
+    r.cmd_ok(&["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    assert_eventually(WAIT, "the AUTH failure is logged", || {
+        replica.log_text().contains("Unable to AUTH to MASTER")
+    });
+    assert_ne!(link_state(&mut r), "connected");
+}
+
+#[test]
+fn sync_command_sends_a_bare_snapshot() {
+    let master = slotkv(&[]);
+    let mut m = master.client();
+    m.cmd_ok(&["SET", "a", "1"]);
+    let mut s = TcpStream::connect(master.addr()).expect("connect");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    s.write_all(b"SYNC\r\n").expect("send SYNC");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(5).any(|w| w == b"REDIS") {
+        let n = s.read(&mut buf).expect("read the snapshot");
+        assert!(n > 0, "closed early: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    let body = text.trim_start_matches('\n');
+    assert!(body.starts_with('$'), "{text:?}");
+    assert!(body.contains("\r\nREDIS0010"), "{text:?}");
 }
 
 #[test]

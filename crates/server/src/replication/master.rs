@@ -15,8 +15,7 @@ use slotkv_commands::args::is;
 use slotkv_keyspace::Keyspace;
 use slotkv_persistence::{write_rdb, RdbOptions};
 use slotkv_protocol::RequestParser;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::WriteHalf;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::exec::ConnState;
@@ -62,9 +61,8 @@ pub async fn serve_replica(
             .and_then(|r| r.snapshot.take());
         (core.rest.repl.grown.clone(), snapshot)
     };
-    let (mut rd, mut wr) = stream.split();
     if let Some(child) = snapshot {
-        let result = send_snapshot(shared, &mut wr, conn, &child, next).await;
+        let result = send_snapshot(shared, stream, conn, &child, next).await;
         if crate::fork::poll_child(child.pid).is_none() {
             crate::fork::kill_child(child.pid);
         }
@@ -76,16 +74,28 @@ pub async fn serve_replica(
                 return;
             }
         }
+        // The replica was loading until now: its ack clock starts here.
+        if let Some(r) = shared.core.lock().rest.replication.replicas.get_mut(&conn.id) {
+            r.ack_ms = now_ms();
+        }
     }
+    let timeout_ms = shared.config.read().get_int("repl-timeout").max(1) * 1000;
     let mut parser = RequestParser::new(1 << 20);
     loop {
         let notified = grown.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let chunk = {
+        let (chunk, last_ack_ms) = {
             let core = shared.core.lock();
+            let last_ack = core.rest.replication.replicas.get(&conn.id).map_or(0, |r| {
+                if r.pre_psync {
+                    i64::MAX
+                } else {
+                    r.ack_ms
+                }
+            });
             match core.rest.repl.copy_from(next) {
-                Some(c) => c,
+                Some(c) => (c, last_ack),
                 None => {
                     tracing::warn!(
                         "Replica {} fell out of the backlog (needs offset {next}); closing its link",
@@ -95,9 +105,16 @@ pub async fn serve_replica(
                 }
             }
         };
+        if last_ack_ms != i64::MAX && now_ms() - last_ack_ms > timeout_ms {
+            tracing::warn!(
+                "Disconnecting timedout replica (streaming sync): {}",
+                conn.handle.addr
+            );
+            return;
+        }
         if !chunk.is_empty() {
             tokio::select! {
-                r = wr.write_all(&chunk) => {
+                r = stream.write_all(&chunk) => {
                     if r.is_err() {
                         return;
                     }
@@ -109,26 +126,32 @@ pub async fn serve_replica(
                 }
                 _ = conn.handle.kill.notified() => return,
             }
-            // Acks may be waiting: read them without blocking before writing more.
-            if !inbuf.is_empty() && !handle_input(shared, conn, &mut parser, &mut inbuf) {
-                return;
+        }
+        // Take what the replica sent (ACKs) without waiting, even under a steady stream.
+        loop {
+            match stream.try_read_buf(&mut inbuf) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => return,
             }
+        }
+        if !inbuf.is_empty() && !handle_input(shared, conn, &mut parser, &mut inbuf) {
+            return;
+        }
+        if !chunk.is_empty() {
             continue;
         }
         tokio::select! {
             biased;
             _ = conn.handle.kill.notified() => return,
             _ = &mut notified => {}
-            r = rd.read_buf(&mut inbuf) => {
-                match r {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {
-                        if !handle_input(shared, conn, &mut parser, &mut inbuf) {
-                            return;
-                        }
-                    }
+            r = stream.readable() => {
+                if r.is_err() {
+                    return;
                 }
             }
+            _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
         }
     }
 }
@@ -137,7 +160,7 @@ pub async fn serve_replica(
 /// snapshot and the buffered stream. Returns the next offset to send.
 async fn send_snapshot(
     shared: &Shared,
-    wr: &mut WriteHalf<'_>,
+    wr: &mut TcpStream,
     conn: &ConnState,
     child: &SnapshotChild,
     mut next: u64,

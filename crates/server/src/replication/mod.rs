@@ -84,6 +84,8 @@ pub struct ReplicaInfo {
     pub online: bool,
     pub ack_offset: u64,
     pub ack_ms: i64,
+    /// Attached with SYNC (pre-PSYNC protocol): it never sends ACKs, so it never times out.
+    pub pre_psync: bool,
     /// The child writing this replica's snapshot (full resync in progress).
     pub snapshot: Option<master::SnapshotChild>,
 }
@@ -255,6 +257,7 @@ fn replica_entry<'a>(s: &'a mut SrvCtx<'_>) -> &'a mut ReplicaInfo {
             online: false,
             ack_offset: 0,
             ack_ms: 0,
+            pre_psync: false,
             snapshot: None,
         })
 }
@@ -350,6 +353,7 @@ fn psync(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn sync(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     check_can_serve_sync(s)?;
+    replica_entry(s).pre_psync = true;
     full_sync(s, false)
 }
 
