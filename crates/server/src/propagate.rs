@@ -136,7 +136,15 @@ impl ReplFeed {
             return None;
         }
         let skip = (from - self.backlog_start()) as usize;
-        Some(self.backlog.iter().skip(skip).copied().collect())
+        let (a, b) = self.backlog.as_slices();
+        let mut out = Vec::with_capacity(self.backlog.len() - skip);
+        if skip < a.len() {
+            out.extend_from_slice(&a[skip..]);
+            out.extend_from_slice(b);
+        } else {
+            out.extend_from_slice(&b[skip - a.len()..]);
+        }
+        Some(out)
     }
 }
 

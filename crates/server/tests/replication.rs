@@ -441,3 +441,74 @@ fn interop_redis_replica_of_slotkv_master() {
         info_field(&mut r, "replication", "master_repl_offset") == Some(master_offset(&mut m).to_string())
     });
 }
+
+/// Writes `SET w<i> <i>` in pipelined batches until `stop`; returns how many.
+fn write_load(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let mut c = TestClient::connect(port);
+        let mut i = 0usize;
+        while !stop.load(Ordering::SeqCst) {
+            for _ in 0..100 {
+                c.send(&["SET", &format!("w{i}"), &i.to_string()]).expect("send");
+                i += 1;
+            }
+            for _ in 0..100 {
+                assert!(c.read_reply().is_ok());
+            }
+        }
+        i
+    })
+}
+
+#[test]
+fn full_sync_under_write_load_converges() {
+    let master = slotkv(&[]);
+    let replica = slotkv(&[]);
+    let mut m = master.client();
+    for i in 0..2000 {
+        m.send(&["SET", &format!("pre{i}"), &"x".repeat(100)])
+            .expect("send");
+    }
+    for _ in 0..2000 {
+        assert!(m.read_reply().is_ok());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = write_load(master.port(), stop.clone());
+    replicaof(&replica, master.port());
+    let mut r = replica.client();
+    // Let some of the load go through the live stream too.
+    assert_eventually(WAIT, "writes reach the replica", || {
+        r.cmd(&["DBSIZE"]).as_int().unwrap_or(0) > 3000
+    });
+    stop.store(true, Ordering::SeqCst);
+    let written = load.join().expect("load thread");
+    assert_eventually(WAIT, "offsets agree", || {
+        master_offset(&mut r) == master_offset(&mut m)
+    });
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(2000 + written as i64));
+    let last = (written - 1).to_string();
+    assert_eq!(get(&mut r, &format!("w{last}")), Some(last));
+}
+
+#[test]
+fn replica_out_of_the_backlog_resyncs_fully() {
+    let master = slotkv(&["--repl-backlog-size", "16kb"]);
+    let replica = slotkv(&[]);
+    let proxy = Proxy::start(master.port());
+    let mut m = master.client();
+    replicaof(&replica, proxy.port);
+    let mut r = replica.client();
+    proxy.cut();
+    assert_eventually(WAIT, "link down", || link_state(&mut r) != "connected");
+    // Far more than the backlog holds.
+    let big = "y".repeat(1000);
+    for i in 0..100 {
+        m.cmd_ok(&["SET", &format!("b{i}"), &big]);
+    }
+    proxy.resume();
+    wait_value(&mut r, "b99", Some(&big));
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(100));
+    let log = master.log_text();
+    assert_eq!(count(&log, SLOTKV_FULL), 2, "{log}");
+    assert_eq!(count(&log, SLOTKV_PARTIAL), 0, "{log}");
+}
