@@ -4,3 +4,5 @@
 //! its async shell and applies the effects it returns to the keyspace.
 
 pub mod message;
+pub mod nodes_conf;
+pub mod state;

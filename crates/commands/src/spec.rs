@@ -280,41 +280,72 @@ impl<H> CommandSpec<H> {
         v
     }
 
-    /// ACL categories, derived as Redis derives them from the group and flags.
+    /// ACL categories, derived as Redis derives them from the group and flags, listed in
+    /// Redis's fixed category order (`ACL CAT` order).
     pub fn acl_categories(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
+        // A container command (CONFIG, CLIENT...) is only `@slow`; its subcommands carry
+        // the real categories.
+        if !self.subcommands.is_empty() && self.flags == 0 {
+            return vec!["@slow"];
+        }
+        let mut set: Vec<&'static str> = Vec::new();
         if let Some(c) = self.group.acl_category() {
-            v.push(c);
+            set.push(c);
         }
         if self.has(flags::WRITE) {
-            v.push("@write");
+            set.push("@write");
         }
         if self.has(flags::READONLY) && !matches!(self.group, Group::Scripting) {
-            v.push("@read");
+            set.push("@read");
         }
         if self.has(flags::ADMIN) {
-            v.push("@admin");
-            v.push("@dangerous");
+            set.push("@admin");
+            set.push("@dangerous");
         }
         if self.has(flags::PUBSUB) && self.group != Group::PubSub {
-            v.push("@pubsub");
+            set.push("@pubsub");
         }
         if self.has(flags::FAST) {
-            v.push("@fast");
+            set.push("@fast");
         } else {
-            v.push("@slow");
+            set.push("@slow");
         }
         if self.has(flags::BLOCKING) {
-            v.push("@blocking");
+            set.push("@blocking");
         }
-        for c in self.acl_extra {
-            if !v.contains(c) {
-                v.push(c);
-            }
-        }
-        v
+        set.extend(self.acl_extra.iter().copied());
+        ACL_CATEGORY_ORDER
+            .iter()
+            .copied()
+            .filter(|c| set.contains(c))
+            .collect()
     }
 }
+
+/// Redis's ACL categories in the fixed order it lists them.
+pub const ACL_CATEGORY_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
 
 /// Key positions for commands of the form `CMD numkeys key [key ...]` starting at `at`.
 pub fn keys_numkeys_at(args: &[Bytes], at: usize) -> Vec<usize> {

@@ -489,27 +489,20 @@ fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     incr_by(ctx, &args[1], d)
 }
 
-/// Formats an INCRBYFLOAT result: fixed notation, no exponent, no trailing zeros.
-pub(crate) fn format_float_human(v: f64) -> String {
-    let s = format!("{v}");
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
-    }
-}
-
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let delta = slotkv_protocol::parse_f64(&args[2]).ok_or(CmdError::NotFloat)?;
+    // Redis computes in 80-bit long double and prints 17 decimals without trailing zeros;
+    // `hash::ldouble` reproduces that exactly.
+    use crate::hash::ldouble;
+    let delta = ldouble::parse(&args[2]).ok_or(CmdError::NotFloat)?;
     let cur = match get_str(ctx, &args[1])? {
-        None => 0.0,
-        Some(s) => slotkv_protocol::parse_f64(s).ok_or(CmdError::NotFloat)?,
+        None => ldouble::LDouble::ZERO,
+        Some(s) => ldouble::parse(s).ok_or(CmdError::NotFloat)?,
     };
-    let new = cur + delta;
-    if !new.is_finite() {
+    let new = cur.add(delta);
+    if !delta.is_finite() || !new.is_finite() {
         return Err(CmdError::err("increment would produce NaN or Infinity"));
     }
-    let text = format_float_human(new);
+    let text = new.to_human_string();
     let now = ctx.now_ms;
     ctx.db()
         .set_keep_ttl(&args[1], Value::Str(text.clone().into_bytes()), now);
@@ -674,7 +667,10 @@ mod tests {
         assert_eq!(h.run("INCR c"), "-ERR increment or decrement would overflow\r\n");
         assert_eq!(h.run("SET f 10.5"), "+OK\r\n");
         assert_eq!(h.run("INCRBYFLOAT f 0.1"), "$4\r\n10.6\r\n");
-        assert_eq!(h.run("INCRBYFLOAT f 5.0e3"), "$6\r\n5010.6\r\n");
+        // Exactly what redis-server 7.0 answers (long double arithmetic).
+        assert_eq!(h.run("INCRBYFLOAT f 5.0e3"), "$22\r\n5010.60000000000000009\r\n");
+        assert_eq!(h.run("SET g 1.1"), "+OK\r\n");
+        assert_eq!(h.run("INCRBYFLOAT g 0.1"), "$3\r\n1.2\r\n");
         assert_eq!(h.run("SET s abc"), "+OK\r\n");
         assert_eq!(
             h.run("INCR s"),

@@ -11,7 +11,7 @@ pub mod pattern;
 mod request;
 mod writer;
 
-pub use frame::{Frame, FrameError};
+pub use frame::{encode_frame, parse_frame, Frame, FrameError, FrameScanner};
 pub use number::{format_double, format_g, format_g17, parse_f64, parse_i64};
 pub use pattern::glob_match;
 pub use request::{

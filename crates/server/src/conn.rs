@@ -63,6 +63,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, lad
         asking: false,
         lib_name: String::new(),
         lib_ver: String::new(),
+        reply: Default::default(),
     };
     let mut session = Session {
         shared: &shared,

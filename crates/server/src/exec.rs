@@ -65,6 +65,8 @@ pub struct ConnState {
     pub asking: bool,
     pub lib_name: String,
     pub lib_ver: String,
+    /// CLIENT REPLY ON/OFF/SKIP state.
+    pub reply: crate::cmds::client::ReplyMode,
 }
 
 impl ConnState {
@@ -101,6 +103,7 @@ impl ConnState {
             asking: false,
             lib_name: String::new(),
             lib_ver: String::new(),
+            reply: Default::default(),
         }
     }
 
@@ -140,6 +143,21 @@ fn allowed_in_subscribe(name: &str) -> bool {
 
 /// Runs one request from a client, writing exactly one reply (or none, if it blocks).
 pub fn call(
+    core: &mut Core,
+    conn: &mut ConnState,
+    shared: &Shared,
+    out: &mut ReplyWriter,
+    args: &[Bytes],
+    now_ms: i64,
+) {
+    let mark = out.len();
+    call_inner(core, conn, shared, out, args, now_ms);
+    if !conn.reply.is_on() {
+        conn.reply.after_command(out, mark);
+    }
+}
+
+fn call_inner(
     core: &mut Core,
     conn: &mut ConnState,
     shared: &Shared,
@@ -262,6 +280,7 @@ pub fn execute(
     let stats = rest.cmdstats.entry(spec.name).or_default();
     stats.calls += 1;
     stats.usec += elapsed_us;
+    stats.record_latency(elapsed_us);
     rest.total_commands += 1;
     if let Err(e) = &result {
         stats.failed += 1;
@@ -303,6 +322,14 @@ pub fn execute(
     let threshold = rest.slowlog_threshold_us;
     if threshold >= 0 && elapsed_us >= threshold as u64 && !spec.has(flags::SKIP_SLOWLOG) {
         record_slowlog(rest, conn, args, now_ms, elapsed_us);
+    }
+    if rest.latency_threshold_ms > 0 && elapsed_us >= rest.latency_threshold_ms as u64 * 1000 {
+        let event = if spec.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        rest.add_latency_sample(event, now_ms / 1000, elapsed_us / 1000);
     }
 }
 

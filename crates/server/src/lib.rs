@@ -47,6 +47,7 @@ pub fn build_shared(config: Config, port: u16) -> Arc<Shared> {
         last_save_s: log::now_ms() / 1000,
         slowlog_threshold_us: config.get_int("slowlog-log-slower-than"),
         slowlog_max_len: config.get_int("slowlog-max-len").max(0) as usize,
+        latency_threshold_ms: config.get_int("latency-monitor-threshold"),
         ..Default::default()
     };
     rest.save.last_bgsave_ok = true;

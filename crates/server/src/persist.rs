@@ -204,3 +204,17 @@ pub fn final_save(shared: &Shared, force: Option<bool>) -> Result<(), String> {
         format!("{e}")
     })
 }
+
+/// DEBUG RELOAD: save, empty the dataset, load the file back.
+pub fn reload(shared: &Shared, ks: &mut Keyspace, rest: &mut CoreRest) -> Result<(), String> {
+    save_foreground(shared, ks, rest).map_err(|e| format!("ERR Error trying to save the DB: {e}"))?;
+    let file =
+        File::open(db_path(shared)).map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
+    for db in &mut ks.dbs {
+        db.clear();
+    }
+    read_rdb(std::io::BufReader::new(file), ks, now_ms())
+        .map_err(|e| format!("ERR Error trying to load the RDB dump, check server logs: {e}"))?;
+    tracing::info!("DB reloaded by DEBUG RELOAD");
+    Ok(())
+}

@@ -56,6 +56,25 @@ pub struct CmdStats {
     pub usec: u64,
     pub rejected: u64,
     pub failed: u64,
+    /// Latency histogram: bucket `i` counts calls that took at most `2^i` µs (the last
+    /// bucket takes everything longer).
+    pub latency_hist: [u64; LATENCY_BUCKETS],
+}
+
+/// Buckets of [`CmdStats::latency_hist`].
+pub const LATENCY_BUCKETS: usize = 32;
+
+impl CmdStats {
+    /// Counts one call of `us` microseconds in the latency histogram.
+    #[inline]
+    pub fn record_latency(&mut self, us: u64) {
+        let b = if us <= 1 {
+            0
+        } else {
+            (64 - (us - 1).leading_zeros()) as usize
+        };
+        self.latency_hist[b.min(LATENCY_BUCKETS - 1)] += 1;
+    }
 }
 
 /// A latency spike record for LATENCY LATEST/HISTORY.
@@ -106,6 +125,41 @@ pub struct CoreRest {
     pub save: crate::persist::SaveState,
     /// The append-only file.
     pub aof: crate::aof::AofState,
+    /// Replication id (`master_replid`); generated on first use, changed by DEBUG
+    /// CHANGE-REPL-ID.
+    pub repl_id: String,
+    /// Peak of the memory figure INFO reports (`used_memory_peak`).
+    pub used_memory_peak: u64,
+    /// Cached `latency-monitor-threshold` (ms; 0 disables the latency monitor).
+    pub latency_threshold_ms: i64,
+}
+
+impl CoreRest {
+    /// Records a latency spike of `ms` for `event` at `time_s`, like Redis's
+    /// `latencyAddSample`: one sample per second (the worst), at most 160 kept.
+    pub fn add_latency_sample(&mut self, event: &'static str, time_s: i64, ms: u64) {
+        const MAX_SAMPLES: usize = 160;
+        let e = self.latency.entry(event).or_default();
+        e.max_ms = e.max_ms.max(ms);
+        if let Some(last) = e.history.back_mut() {
+            if last.0 == time_s {
+                last.1 = last.1.max(ms);
+                return;
+            }
+        }
+        e.history.push_back((time_s, ms));
+        while e.history.len() > MAX_SAMPLES {
+            e.history.pop_front();
+        }
+    }
+
+    /// The replication id, generated on first use.
+    pub fn repl_id(&mut self) -> &str {
+        if self.repl_id.len() != 40 {
+            self.repl_id = random_hex40();
+        }
+        &self.repl_id
+    }
 }
 
 /// The state guarded by the core lock.

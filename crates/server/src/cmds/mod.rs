@@ -1,7 +1,12 @@
 //! Commands that need the connection or the server rather than only the keyspace:
 //! connection handling, transactions, pub/sub, introspection and administration.
 
+pub mod client;
+pub mod command;
+pub mod config_cmd;
 pub mod connection;
+pub mod debug;
+pub mod info;
 pub mod multi;
 pub mod persistence;
 pub mod pubsub;
@@ -19,6 +24,11 @@ pub fn specs() -> Vec<Spec> {
     v.extend(pubsub::specs());
     v.extend(scripting::specs());
     v.extend(server::specs());
+    v.extend(command::specs());
+    v.extend(info::specs());
+    v.extend(config_cmd::specs());
+    v.extend(client::specs());
+    v.extend(debug::specs());
     v
 }
 
