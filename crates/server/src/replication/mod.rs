@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 use crate::cmds::*;
 use crate::exec::{Action, SrvCtx};
 use crate::log::now_ms;
-use crate::shared::{random_hex40, ClientHandle, Core, CoreRest, Shared};
+use crate::shared::{random_hex40, ClientHandle, CoreRest, Shared};
 use crate::table::{Handler, Spec, SrvFn};
 use psync::{BacklogView, PsyncDecision, ReplIds, NO_REPLID};
 
@@ -608,10 +608,11 @@ pub fn on_disconnect(rest: &mut CoreRest, client_id: u64) {
     }
 }
 
-/// The body of INFO's `# Replication` section (lines end with CRLF, no header).
-pub fn info_replication(shared: &Shared, core: &Core) -> String {
-    let st = &core.rest.replication;
-    let repl = &core.rest.repl;
+/// The body of INFO's `# Replication` section (lines end with CRLF, without the
+/// `# Replication` header).
+pub fn info_replication(shared: &Shared, rest: &CoreRest) -> String {
+    let st = &rest.replication;
+    let repl = &rest.repl;
     let now = now_ms();
     let mut s = String::new();
     match &st.master {
@@ -679,9 +680,18 @@ pub fn info_replication(shared: &Shared, core: &Core) -> String {
 }
 
 /// `sync_full`, `sync_partial_ok`, `sync_partial_err` for INFO stats.
-pub fn sync_stats(core: &Core) -> (u64, u64, u64) {
-    let st = &core.rest.replication;
+pub fn sync_stats(rest: &CoreRest) -> (u64, u64, u64) {
+    let st = &rest.replication;
     (st.sync_full, st.sync_partial_ok, st.sync_partial_err)
+}
+
+/// DEBUG CHANGE-REPL-ID: a new replication id, and no previous one (Redis's
+/// `changeReplicationId` + `clearReplicationId2`).
+pub fn change_replid(rest: &mut CoreRest) {
+    let st = &mut rest.replication;
+    st.replid = random_hex40();
+    st.replid2 = NO_REPLID.to_string();
+    st.second_offset = -1;
 }
 
 /// Applies `replicaof` from the configuration, then runs forever: starts and stops the

@@ -5,8 +5,6 @@
 //! `REPLCONF ACK <offset>` every second. On any failure the link is retried every second
 //! with a PSYNC from our offset.
 
-use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,13 +14,12 @@ use slotkv_persistence::{read_rdb_with, RdbLoadOptions};
 use slotkv_protocol::{encode_command, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
 use super::handshake::{Handshake, HandshakeConfig, HsStep};
 use super::LinkState;
 use crate::exec::{self, ConnState};
 use crate::log::now_ms;
-use crate::shared::{ClientHandle, ClientInfo, Shared};
+use crate::shared::Shared;
 
 type LinkResult<T> = Result<T, String>;
 
@@ -129,7 +126,6 @@ async fn link_once(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Lin
         .map_err(|_| "Timeout connecting to the MASTER".to_string())?
         .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let peer = stream.peer_addr().ok();
     let mut link = Link {
         stream,
         buf: BytesMut::with_capacity(16 * 1024),
@@ -204,7 +200,7 @@ async fn link_once(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Lin
     tracing::info!(
         "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization or finished the full sync."
     );
-    stream_loop(shared, gen, link, peer).await
+    stream_loop(shared, gen, link).await
 }
 
 /// Reads the snapshot after `+FULLRESYNC`: `$<len>\r\n<bytes>` or, for diskless masters,
@@ -310,45 +306,14 @@ fn load_snapshot(shared: &Shared, gen: u64, rdb: &[u8], replid: String, offset: 
     }
 }
 
-fn master_conn(shared: &Shared, peer: Option<SocketAddr>) -> ConnState {
-    let id = shared
+/// The "master client": runs the master's commands with its own client id, which the
+/// read-only check lets through.
+fn master_conn(shared: &Shared) -> ConnState {
+    let mut conn = ConnState::internal(shared);
+    conn.id = shared
         .next_client_id
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let addr = peer.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let handle = Arc::new(ClientHandle {
-        id,
-        addr,
-        laddr: addr,
-        created_ms: now_ms(),
-        info: parking_lot::Mutex::new(ClientInfo {
-            flags: "M".into(),
-            resp: 2,
-            multi: -1,
-            ..Default::default()
-        }),
-        kill: tokio::sync::Notify::new(),
-        killed: AtomicBool::new(false),
-        is_monitor: AtomicBool::new(false),
-    });
-    let (push_tx, _push_rx) = mpsc::unbounded_channel();
-    ConnState {
-        id,
-        handle,
-        db: 0,
-        authenticated: true,
-        multi: None,
-        watched: Vec::new(),
-        watch_dirty: Arc::new(AtomicBool::new(false)),
-        subs: Default::default(),
-        push_tx,
-        action: None,
-        monitor: false,
-        last_cmd: "NULL",
-        readonly: false,
-        asking: false,
-        lib_name: String::new(),
-        lib_ver: String::new(),
-    }
+    conn
 }
 
 fn ack_command(offset: u64) -> Vec<u8> {
@@ -361,13 +326,8 @@ fn ack_command(offset: u64) -> Vec<u8> {
 }
 
 /// Applies the master's stream until the link fails.
-async fn stream_loop(
-    shared: &Arc<Shared>,
-    gen: u64,
-    mut link: Link,
-    peer: Option<SocketAddr>,
-) -> LinkResult<()> {
-    let mut conn = master_conn(shared, peer);
+async fn stream_loop(shared: &Arc<Shared>, gen: u64, mut link: Link) -> LinkResult<()> {
+    let mut conn = master_conn(shared);
     {
         let mut core = shared.core.lock();
         if core.rest.replication.link_gen != gen {
