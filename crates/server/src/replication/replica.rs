@@ -403,6 +403,15 @@ async fn stream_loop(shared: &Arc<Shared>, gen: u64, mut link: Link) -> LinkResu
                     // the master's bytes are relayed verbatim below.
                     exec::call(core, &mut conn, shared, &mut sink, args, now);
                     conn.action = None;
+                    if sink.buf.first() == Some(&b'-') && conn.multi.is_none() {
+                        // The dataset may now differ from the master's: say so.
+                        let end = sink.buf.len().saturating_sub(2).clamp(1, 200);
+                        tracing::warn!(
+                            "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{}'",
+                            String::from_utf8_lossy(&sink.buf[1..end]),
+                            String::from_utf8_lossy(&args[0])
+                        );
+                    }
                     sink.buf.clear();
                 }
                 core.rest.repl.append_raw(&unapplied[start..start + len]);
