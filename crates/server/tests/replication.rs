@@ -237,19 +237,28 @@ fn dropped_link_resyncs_partially() {
     m.cmd_ok(&["SET", "before", "1"]);
     replicaof(&replica, proxy.port);
     wait_value(&mut r, "before", Some("1"));
+    // The stream is in database 5 when the link drops: it continues there without a
+    // new SELECT.
+    m.cmd_ok(&["SELECT", "5"]);
+    m.cmd_ok(&["SET", "in5", "1"]);
+    r.cmd_ok(&["SELECT", "5"]);
+    wait_value(&mut r, "in5", Some("1"));
 
     proxy.cut();
     assert_eventually(WAIT, "link down", || link_state(&mut r) != "connected");
     m.cmd_ok(&["SET", "during", "2"]);
-    m.cmd_ok(&["SET", "before", "changed"]);
+    m.cmd_ok(&["SET", "in5", "changed"]);
     proxy.resume();
 
     wait_value(&mut r, "during", Some("2"));
-    wait_value(&mut r, "before", Some("changed"));
+    wait_value(&mut r, "in5", Some("changed"));
+    r.cmd_ok(&["SELECT", "0"]);
+    assert_eq!(get(&mut r, "during"), None);
     let log = master.log_text();
     assert_eq!(count(&log, SLOTKV_FULL), 1, "{log}");
     assert_eq!(count(&log, SLOTKV_PARTIAL), 1, "{log}");
     m.cmd_ok(&["SET", "after", "3"]);
+    r.cmd_ok(&["SELECT", "5"]);
     wait_value(&mut r, "after", Some("3"));
 }
 

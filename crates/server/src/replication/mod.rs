@@ -107,6 +107,9 @@ pub struct ReplState {
     pub acked: Arc<Notify>,
     /// Client id of the link to our master (its writes pass the read-only check).
     pub master_client_id: Option<u64>,
+    /// Database selected by our master's stream at our offset: a partial resync continues
+    /// the stream without a new SELECT (Redis keeps it in the cached master client).
+    pub master_db: usize,
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
@@ -125,6 +128,7 @@ impl Default for ReplState {
             replicas: BTreeMap::new(),
             acked: Arc::new(Notify::new()),
             master_client_id: None,
+            master_db: 0,
             sync_full: 0,
             sync_partial_ok: 0,
             sync_partial_err: 0,

@@ -278,6 +278,8 @@ fn load_snapshot(shared: &Shared, gen: u64, rdb: &[u8], replid: String, offset: 
     st.replid = replid;
     st.replid2 = super::psync::NO_REPLID.to_string();
     st.second_offset = -1;
+    // The master starts the stream after a snapshot with a SELECT.
+    st.master_db = 0;
     // Our own replicas follow a history that just ended.
     st.disconnect_replicas();
     let repl = &mut core.rest.repl;
@@ -334,6 +336,7 @@ async fn stream_loop(shared: &Arc<Shared>, gen: u64, mut link: Link) -> LinkResu
             return Err("REPLICAOF changed".into());
         }
         core.rest.replication.master_client_id = Some(conn.id);
+        conn.db = core.rest.replication.master_db;
     }
     let max_bulk = shared.config.read().get_int("proto-max-bulk-len").max(1) as usize;
     let mut parser = RequestParser::new(max_bulk);
@@ -418,6 +421,7 @@ async fn stream_loop(shared: &Arc<Shared>, gen: u64, mut link: Link) -> LinkResu
                 start += len;
             }
             unapplied.drain(..start);
+            core.rest.replication.master_db = conn.db;
             core.ks.set_expire_mode(slotkv_keyspace::ExpireMode::HideOnly);
         }
         if send_ack.is_some() {
