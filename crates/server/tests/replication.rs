@@ -521,3 +521,27 @@ fn replica_out_of_the_backlog_resyncs_fully() {
     assert_eq!(count(&log, SLOTKV_FULL), 2, "{log}");
     assert_eq!(count(&log, SLOTKV_PARTIAL), 0, "{log}");
 }
+
+/// Larger snapshots from redis-server, with both framings: `$EOF:` (diskless, the 7.0
+/// default) and `$<len>` (disk-based).
+#[test]
+fn interop_large_snapshots_from_redis_in_both_framings() {
+    for diskless in ["yes", "no"] {
+        let master = redis(&["--repl-diskless-sync", diskless]);
+        let replica = slotkv(&[]);
+        let mut m = master.client();
+        let value = "v".repeat(200);
+        for i in 0..5000 {
+            m.send(&["SET", &format!("k{i}"), &value]).expect("send");
+        }
+        for _ in 0..5000 {
+            assert!(m.read_reply().is_ok());
+        }
+        replicaof(&replica, master.port());
+        let mut r = replica.client();
+        assert_eq!(r.cmd(&["DBSIZE"]), Reply::Int(5000), "diskless {diskless}");
+        assert_eq!(get(&mut r, "k4999").as_deref(), Some(value.as_str()));
+        m.cmd_ok(&["SET", "after", "1"]);
+        wait_value(&mut r, "after", Some("1"));
+    }
+}

@@ -105,6 +105,10 @@ impl Link {
     }
 }
 
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
 fn memchr_nl(b: &[u8]) -> Option<usize> {
     b.iter().position(|&c| c == b'\n')
 }
@@ -183,6 +187,9 @@ async fn link_once(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Lin
                 let core = &mut *core;
                 let offset = core.rest.repl.offset;
                 let st = &mut core.rest.replication;
+                if st.link_gen != gen {
+                    return Err("REPLICAOF changed during the handshake".into());
+                }
                 if let Some(new_id) = replid {
                     if new_id != st.replid {
                         tracing::info!("Master replication ID changed to {new_id}");
@@ -232,10 +239,14 @@ async fn receive_rdb(link: &mut Link) -> LinkResult<Vec<u8>> {
         let mark = mark.to_vec();
         let mut data: Vec<u8> = Vec::new();
         loop {
+            let searched = data.len().saturating_sub(mark.len() - 1);
             data.extend_from_slice(&link.buf);
             link.buf.clear();
-            if data.len() >= 40 && data[data.len() - 40..] == mark[..] {
-                data.truncate(data.len() - 40);
+            if let Some(at) = find(&data[searched..], &mark) {
+                // Anything after the mark is already the stream.
+                let end = searched + at;
+                link.buf.extend_from_slice(&data[end + mark.len()..]);
+                data.truncate(end);
                 return Ok(data);
             }
             link.fill().await?;
