@@ -2,6 +2,7 @@
 //! `fuzz_targets/` call them, and the seed tests below run them on stable without libFuzzer.
 
 use bytes::{Bytes, BytesMut};
+use slotkv_cluster::message as bus;
 use slotkv_protocol::RequestParser;
 
 /// What a parser made of a whole input: the requests, and whether it stopped on an error.
@@ -98,6 +99,56 @@ fn run(max_bulk: usize, chunks: &[&[u8]]) -> Outcome {
     }
 }
 
+/// Input layout: `[mode][payload...]`. Mode even: the payload is fed to
+/// `slotkv_cluster::message::decode` as it is. Mode odd: the payload is laid into a frame
+/// with a valid signature, length, version and sender, so that the body checks are reached:
+/// its first 6 bytes become port/type/count, the next 42 the extension count, reserved
+/// bytes, ports, flags, state and message flags, and the rest the body. Checks that decode
+/// never panics, uses no more than it was given and no less than a header, that prefixes
+/// of a message are "need more", and that a decoded message re-encodes to bytes that decode
+/// to a message which encodes to the same bytes again.
+pub fn check_cluster_message(data: &[u8]) {
+    let [mode, payload @ ..] = data else {
+        return;
+    };
+    let framed;
+    let buf = if mode & 1 == 0 {
+        payload
+    } else {
+        let mut f = vec![0u8; bus::MIN_HEADER_LEN];
+        f[..4].copy_from_slice(bus::SIGNATURE);
+        f[8..10].copy_from_slice(&bus::PROTO_VER.to_be_bytes());
+        f[40..80].fill(b'a');
+        let (head, body) = payload.split_at(payload.len().min(6));
+        f[10..10 + head.len()].copy_from_slice(head);
+        let (mid, body) = body.split_at(body.len().min(42));
+        f[2214..2214 + mid.len()].copy_from_slice(mid);
+        f.extend_from_slice(body);
+        let n = f.len() as u32;
+        f[4..8].copy_from_slice(&n.to_be_bytes());
+        framed = f;
+        &framed[..]
+    };
+    let Ok(Some((msg, used))) = bus::decode(buf) else {
+        return;
+    };
+    assert!(
+        (bus::MIN_HEADER_LEN..=buf.len()).contains(&used),
+        "used {used} of {}",
+        buf.len()
+    );
+    for n in [0, 4, 8, used / 2, used - 1] {
+        assert_eq!(bus::decode(&buf[..n]), Ok(None), "prefix {n} of {used}");
+    }
+    let again = bus::encode(&msg);
+    let (msg2, used2) = match bus::decode(&again) {
+        Ok(Some(x)) => x,
+        other => panic!("re-encoded {msg:?} decodes to {other:?}"),
+    };
+    assert_eq!(used2, again.len());
+    assert_eq!(bus::encode(&msg2), again, "encode/decode not idempotent");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +179,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A MEET captured from redis-server 7.0.15 (see crates/cluster/tests), plain and with
+    /// each length/count byte corrupted.
+    #[test]
+    fn cluster_message_seeds() {
+        let meet = include_bytes!("../../crates/cluster/tests/fixtures/redis7-meet.bin");
+        let ping = include_bytes!("../../crates/cluster/tests/fixtures/redis7-ping.bin");
+        for seed in [&meet[..], &ping[..]] {
+            let mut data = vec![0u8];
+            data.extend_from_slice(seed);
+            check_cluster_message(&data);
+            for i in (4..16).chain(2214..2256).chain(2256..seed.len().min(2400)) {
+                for v in [0u8, 1, 7, 8, 0x7f, 0xff] {
+                    let mut d = data.clone();
+                    d[1 + i] = v;
+                    check_cluster_message(&d);
+                }
+            }
+        }
+        // Framed mode: every message type, with short and odd bodies.
+        for t in 0u8..12 {
+            for body in [
+                &b""[..],
+                &[0; 40],
+                &[b'a'; 40],
+                &[0, 0, 0, 1, 0, 0, 0, 1, b'c', b'm'],
+            ] {
+                let mut d = vec![1u8, 0, 0, 0, t, 0, 0];
+                d.extend_from_slice(&[0; 42]);
+                d.extend_from_slice(body);
+                check_cluster_message(&d);
+            }
+        }
+        check_cluster_message(b"");
+        check_cluster_message(b"\x00RCmb\xff\xff\xff\xff");
     }
 
     #[test]

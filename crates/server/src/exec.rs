@@ -186,6 +186,19 @@ fn call_inner(
         );
         return;
     }
+    if conn.id != 0 && shared.cluster.get().is_some() {
+        let routed = crate::cluster::route::check(shared, core, conn, spec, args);
+        if spec.name != "asking" {
+            conn.asking = false;
+        }
+        if let Err(e) = routed {
+            if let Some(m) = conn.multi.as_mut() {
+                m.errored = true;
+            }
+            reply_error(&mut core.rest, out, &e);
+            return;
+        }
+    }
     if conn.in_subscribe_mode()
         && !out.resp3()
         && !allowed_in_subscribe(spec.name.split('|').next().unwrap_or(""))

@@ -50,3 +50,11 @@ pub fn kill_child(pid: i32) {
         libc::waitpid(pid, &mut status, 0);
     }
 }
+
+/// Takes an exclusive advisory lock on a file without waiting (nodes.conf), as Redis does
+/// so that two nodes never share one cluster configuration file.
+pub fn try_lock_exclusive(f: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor we own for the duration of the call.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}

@@ -6,6 +6,7 @@
 //! guards. `cron` runs the periodic jobs (active expiry, client timeouts, stats).
 
 pub mod aof;
+pub mod cluster;
 pub mod cmds;
 mod conn;
 mod cron;
@@ -51,7 +52,7 @@ pub fn build_shared(config: Config, port: u16) -> Arc<Shared> {
         ..Default::default()
     };
     rest.save.last_bgsave_ok = true;
-    Arc::new(Shared {
+    let shared = Arc::new(Shared {
         core: Mutex::new(Core {
             ks: Keyspace::new(databases),
             rest,
@@ -70,10 +71,14 @@ pub fn build_shared(config: Config, port: u16) -> Arc<Shared> {
         shutdown: Notify::new(),
         shutdown_requested: AtomicBool::new(false),
         active_expire: AtomicBool::new(true),
+        cluster: std::sync::OnceLock::new(),
+        weak_self: std::sync::OnceLock::new(),
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-    })
+    });
+    let _ = shared.weak_self.set(Arc::downgrade(&shared));
+    shared
 }
 
 /// Asks the node to stop (SHUTDOWN, signals).

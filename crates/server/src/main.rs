@@ -98,6 +98,17 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
         } else {
             "standalone"
         };
+        let cluster = if config.get_bool("cluster-enabled") {
+            match crate::cluster::ClusterShell::open(&config, port) {
+                Ok(c) => Some(std::sync::Arc::new(c)),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    return 1;
+                }
+            }
+        } else {
+            None
+        };
         let shared = build_shared(config, port);
         // With appendonly yes the AOF is the source of truth, as in Redis.
         let loaded = match crate::aof::load_at_startup(&shared) {
@@ -137,6 +148,24 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
                 tracing::warn!("Failed listening on port {port} (tcp), aborting.");
                 return 1;
             }
+        }
+        if let Some(shell) = cluster {
+            let bus_addr = std::net::SocketAddr::from(([0, 0, 0, 0], shell.bus_port));
+            let bus = match listen(bus_addr, backlog) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(
+                        "Warning: Could not create server TCP listening socket *:{}: bind: {}",
+                        shell.bus_port,
+                        io_reason(&e)
+                    );
+                    tracing::warn!("Failed listening on port {} (cluster), aborting.", shell.bus_port);
+                    return 1;
+                }
+            };
+            let _ = shared.cluster.set(shell.clone());
+            tokio::spawn(crate::cluster::bus::listen(shared.clone(), shell.clone(), bus));
+            tokio::spawn(crate::cluster::cron(shared.clone(), shell));
         }
         tracing::info!("slotkv {SLOTKV_VERSION} (Redis {REDIS_COMPAT_VERSION} compatible), 64 bit");
         tracing::info!("Running mode={mode}, port={port}.");

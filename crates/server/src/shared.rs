@@ -237,9 +237,21 @@ pub struct Shared {
     pub active_expire: AtomicBool,
     /// Whether the config file path is known (CONFIG REWRITE).
     pub executable: String,
+    /// The cluster side, when `cluster-enabled yes`.
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::ClusterShell>>,
+    /// A weak handle to this very value, for work that must outlive a borrowed call.
+    pub weak_self: std::sync::OnceLock<std::sync::Weak<Shared>>,
 }
 
 impl Shared {
+    /// An owning handle to the shared state.
+    pub fn self_arc(&self) -> Arc<Shared> {
+        self.weak_self
+            .get()
+            .and_then(std::sync::Weak::upgrade)
+            .expect("shared state is alive while used")
+    }
+
     /// Snapshot of all client handles.
     pub fn client_list(&self) -> Vec<Arc<ClientHandle>> {
         let mut v: Vec<_> = self.clients.lock().values().cloned().collect();

@@ -2,6 +2,7 @@
 //! connection handling, transactions, pub/sub, introspection and administration.
 
 pub mod client;
+pub mod cluster;
 pub mod command;
 pub mod config_cmd;
 pub mod connection;
@@ -18,6 +19,7 @@ use crate::table::Spec;
 /// Every server-level command.
 pub fn specs() -> Vec<Spec> {
     let mut v = Vec::new();
+    v.extend(cluster::specs());
     v.extend(connection::specs());
     v.extend(multi::specs());
     v.extend(persistence::specs());

@@ -255,6 +255,16 @@ pub fn publish_local(rest: &CoreRest, channel: &Bytes, payload: &Bytes) -> usize
 
 fn publish(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let n = publish_local(s.rest, &args[1], &args[2]);
+    if let Some(shell) = s.shared.cluster.get() {
+        // In a cluster, every node's subscribers get the message, through the bus.
+        let mut st = shell.state.lock();
+        let fx = st.publish_message(&args[1], &args[2]);
+        for e in fx {
+            if let slotkv_cluster::state::Effect::Send { node, msg } = e {
+                shell.send(node, slotkv_cluster::message::encode(&msg));
+            }
+        }
+    }
     s.data.out.int(n as i64);
     Ok(())
 }

@@ -1,0 +1,339 @@
+//! The cluster shell of a node: owns the [`ClusterState`] (behind its own mutex), the bus
+//! links, the nodes.conf file and its lock, and publishes an immutable [`ClusterView`]
+//! (through `arc-swap`) that the command path reads without locking to route commands.
+//! The rules themselves live in `slotkv-cluster`; this module only does I/O and applies
+//! the effects the state machine returns.
+
+pub mod bus;
+pub mod route;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+use slotkv_cluster::message::flags;
+use slotkv_cluster::state::{ClusterState, Effect, Settings};
+use slotkv_keyslot::{NodeId, SLOTS};
+use tokio::sync::mpsc;
+
+use crate::log::now_ms;
+use crate::shared::Shared;
+
+/// Where a slot is served, as the routing code needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotOwner {
+    pub id: NodeId,
+    pub addr: String,
+}
+
+/// An immutable snapshot of what routing needs, swapped whenever the state changes.
+#[derive(Debug, Clone)]
+pub struct ClusterView {
+    pub myself: NodeId,
+    /// The master whose slots this node serves (itself, or its master if a replica).
+    pub my_master: Option<NodeId>,
+    pub is_replica: bool,
+    /// Index into `owners_table` per slot (u16::MAX = unassigned).
+    pub slot_owner: Vec<u16>,
+    pub owners_table: Vec<SlotOwner>,
+    pub state_ok: bool,
+    pub migrating: HashMap<u16, SlotOwner>,
+    pub importing: HashMap<u16, NodeId>,
+}
+
+impl ClusterView {
+    fn build(state: &ClusterState) -> ClusterView {
+        let mut owners_table: Vec<SlotOwner> = Vec::new();
+        let mut index: HashMap<NodeId, u16> = HashMap::new();
+        let mut slot_owner = vec![u16::MAX; SLOTS];
+        let owner_of = |id: &NodeId| -> SlotOwner {
+            let n = &state.nodes[id];
+            SlotOwner {
+                id: *id,
+                addr: format!("{}:{}", n.ip, n.port),
+            }
+        };
+        for (slot, owner) in state.owners.iter().enumerate() {
+            if let Some(id) = owner {
+                if !state.nodes.contains_key(id) {
+                    continue;
+                }
+                let i = *index.entry(*id).or_insert_with(|| {
+                    owners_table.push(owner_of(id));
+                    (owners_table.len() - 1) as u16
+                });
+                slot_owner[slot] = i;
+            }
+        }
+        let me = state.me();
+        ClusterView {
+            myself: state.myself,
+            my_master: state.my_master(),
+            is_replica: me.is_replica(),
+            slot_owner,
+            owners_table,
+            state_ok: state.state_ok,
+            migrating: state
+                .migrations
+                .migrating
+                .iter()
+                .filter(|(_, id)| state.nodes.contains_key(id))
+                .map(|(s, id)| (*s, owner_of(id)))
+                .collect(),
+            importing: state.migrations.importing.clone(),
+        }
+    }
+
+    #[inline]
+    pub fn owner(&self, slot: u16) -> Option<&SlotOwner> {
+        match self.slot_owner.get(slot as usize) {
+            Some(&i) if i != u16::MAX => self.owners_table.get(i as usize),
+            _ => None,
+        }
+    }
+}
+
+/// The cluster side of a node.
+pub struct ClusterShell {
+    pub state: Mutex<ClusterState>,
+    pub view: ArcSwap<ClusterView>,
+    /// Outbound links: node → sender of encoded messages.
+    pub links: Mutex<HashMap<NodeId, mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Outbound connections being attempted.
+    pub connecting: Mutex<std::collections::HashSet<NodeId>>,
+    pub config_file: PathBuf,
+    /// Keeps the advisory lock on nodes.conf for the life of the process.
+    _lock: std::fs::File,
+    pub bus_port: u16,
+}
+
+/// Errors starting the cluster side.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterStartError {
+    #[error("Sorry, the cluster configuration file {0} is already used by a different Redis Cluster node. Please make sure that different nodes use different cluster configuration files.")]
+    Locked(String),
+    #[error("{0}")]
+    Config(String),
+    #[error("Can't open {0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+fn lock_file(path: &std::path::Path) -> Result<std::fs::File, ClusterStartError> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)
+        .map_err(|e| ClusterStartError::Io(path.display().to_string(), e))?;
+    if !crate::fork::try_lock_exclusive(&f) {
+        return Err(ClusterStartError::Locked(path.display().to_string()));
+    }
+    Ok(f)
+}
+
+/// Settings of the state machine from the configuration.
+pub fn settings_from(shared_config: &slotkv_config::Config, port: u16, bus_port: u16) -> Settings {
+    Settings {
+        node_timeout: shared_config.get_int("cluster-node-timeout").max(1),
+        require_full_coverage: shared_config.get_bool("cluster-require-full-coverage"),
+        announce_ip: shared_config.get_str("cluster-announce-ip"),
+        announce_hostname: shared_config.get_str("cluster-announce-hostname"),
+        port: match shared_config.get_int("cluster-announce-port") {
+            0 => port,
+            p => p as u16,
+        },
+        cport: match shared_config.get_int("cluster-announce-bus-port") {
+            0 => bus_port,
+            p => p as u16,
+        },
+        replica_no_failover: shared_config.get_bool("cluster-replica-no-failover"),
+    }
+}
+
+impl ClusterShell {
+    /// Loads nodes.conf (or creates a fresh single-node configuration) and locks it.
+    pub fn open(config: &slotkv_config::Config, port: u16) -> Result<ClusterShell, ClusterStartError> {
+        let bus_port = match config.get_int("cluster-port") {
+            0 => port.wrapping_add(10000),
+            p => p as u16,
+        };
+        let file = PathBuf::from(config.get_str("cluster-config-file"));
+        let settings = settings_from(config, port, bus_port);
+        let lock = lock_file(&file)?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| ClusterStartError::Io(file.display().to_string(), e))?;
+        let now = now_ms();
+        let state = if text.trim().is_empty() {
+            let st = ClusterState::new(NodeId::random(), settings, now);
+            tracing::info!("No cluster configuration found, I'm {}", st.myself);
+            st
+        } else {
+            let st =
+                slotkv_cluster::nodes_conf::parse_config(&text, &file.display().to_string(), settings, now)
+                    .map_err(|e| ClusterStartError::Config(e.to_string()))?;
+            tracing::info!("Node configuration loaded, I'm {:.40}", st.myself.as_str());
+            st
+        };
+        let view = ArcSwap::from_pointee(ClusterView::build(&state));
+        let shell = ClusterShell {
+            state: Mutex::new(state),
+            view,
+            links: Mutex::default(),
+            connecting: Mutex::default(),
+            config_file: file,
+            _lock: lock,
+            bus_port,
+        };
+        shell.save(&shell.state.lock());
+        Ok(shell)
+    }
+
+    /// Writes nodes.conf atomically: temp file, fsync, rename.
+    pub fn save(&self, state: &ClusterState) {
+        let text = slotkv_cluster::nodes_conf::render_config(state);
+        let dir = self
+            .config_file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let name = self
+            .config_file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!("{name}.tmp-{}", std::process::id()));
+        let result = (|| -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &self.config_file)?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::warn!(
+                "Could not save the cluster configuration {}: {e}",
+                self.config_file.display()
+            );
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+
+    /// Publishes a new routing view.
+    pub fn publish_view(&self, state: &ClusterState) {
+        self.view.store(Arc::new(ClusterView::build(state)));
+    }
+
+    /// Sends a message on a node's outbound link, if it is up.
+    pub fn send(&self, node: NodeId, bytes: Vec<u8>) {
+        if let Some(tx) = self.links.lock().get(&node) {
+            let _ = tx.send(bytes);
+        }
+    }
+}
+
+/// Applies the effects of the state machine. `reply` sends on the link the input came from.
+pub fn apply_effects(
+    shared: &Arc<Shared>,
+    shell: &Arc<ClusterShell>,
+    state: &mut ClusterState,
+    effects: Vec<Effect>,
+    reply: Option<&mpsc::UnboundedSender<Vec<u8>>>,
+) {
+    let mut save = false;
+    let mut changed = false;
+    for e in effects {
+        match e {
+            Effect::Connect { node, ip, cport } => {
+                bus::connect(shared.clone(), shell.clone(), node, ip, cport)
+            }
+            Effect::Send { node, msg } => shell.send(node, slotkv_cluster::message::encode(&msg)),
+            Effect::Reply(msg) => {
+                if let Some(tx) = reply {
+                    let _ = tx.send(slotkv_cluster::message::encode(&msg));
+                }
+            }
+            Effect::DropLink { node } => {
+                shell.links.lock().remove(&node);
+                state.link_lost(node);
+            }
+            Effect::Rename { from, to } => {
+                let mut links = shell.links.lock();
+                if let Some(tx) = links.remove(&from) {
+                    links.insert(to, tx);
+                }
+                bus::rename_link(from, to);
+                changed = true;
+            }
+            Effect::SaveConfig => {
+                save = true;
+                changed = true;
+            }
+            Effect::BecomeReplicaOf { master, ip, port } => {
+                tracing::info!(
+                    "Configuration change detected. Reconfiguring myself as a replica of {master}"
+                );
+                crate::cluster::route::start_replication(shared, Some((ip, port)));
+                save = true;
+                changed = true;
+            }
+            Effect::BecomeMaster => {
+                crate::cluster::route::start_replication(shared, None);
+                save = true;
+                changed = true;
+            }
+            Effect::Publish { channel, message } => {
+                let core = shared.core.lock();
+                crate::cmds::pubsub::publish_local(
+                    &core.rest,
+                    &bytes::Bytes::from(channel),
+                    &bytes::Bytes::from(message),
+                );
+            }
+            Effect::DropSlotKeys(slots) => {
+                let slots: std::collections::HashSet<u16> = slots.iter().map(|s| s.get()).collect();
+                let mut core = shared.core.lock();
+                let now = now_ms();
+                let keys: Vec<slotkv_keyspace::Key> = core.ks.dbs[0]
+                    .iter(now)
+                    .filter(|(k, _)| slots.contains(&slotkv_keyslot::key_slot(k).get()))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in keys {
+                    core.ks.dbs[0].remove(&k);
+                }
+            }
+        }
+    }
+    if save {
+        shell.save(state);
+    }
+    if changed || save {
+        shell.publish_view(state);
+    }
+    let _ = flags::MASTER;
+}
+
+/// Periodic cluster work (every 100 ms).
+pub async fn cron(shared: Arc<Shared>, shell: Arc<ClusterShell>) {
+    let mut interval = tokio::time::interval(std::time::Duration::from_millis(100));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let offset = shared.core.lock().rest.repl.offset;
+        let mut state = shell.state.lock();
+        state.repl_offset = offset;
+        let before_ok = state.state_ok;
+        let fx = state.tick(now_ms());
+        if state.state_ok != before_ok {
+            tracing::info!(
+                "Cluster state changed: {}",
+                if state.state_ok { "ok" } else { "fail" }
+            );
+        }
+        apply_effects(&shared, &shell, &mut state, fx, None);
+        shell.publish_view(&state);
+    }
+}

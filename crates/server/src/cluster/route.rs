@@ -1,0 +1,130 @@
+//! HOT PATH. Cluster routing of a keyed command against the current [`ClusterView`]: serve
+//! it here, or answer MOVED / ASK / TRYAGAIN / CROSSSLOT / CLUSTERDOWN exactly as Redis
+//! does. One lock-free read of the view per command.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use slotkv_commands::{flags, CmdError};
+use slotkv_keyslot::key_slot;
+
+use crate::exec::ConnState;
+use crate::shared::{Core, Shared};
+use crate::table::Spec;
+
+/// Decides whether this node serves the command. `Ok(())` = execute here.
+pub fn check(
+    shared: &Shared,
+    core: &mut Core,
+    conn: &ConnState,
+    spec: &Spec,
+    args: &[Bytes],
+) -> Result<(), CmdError> {
+    let Some(shell) = shared.cluster.get() else {
+        return Ok(());
+    };
+    let positions = spec.key_positions(args);
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let view = shell.view.load();
+    let mut slot = None;
+    for &p in &positions {
+        let s = key_slot(&args[p]).get();
+        match slot {
+            None => slot = Some(s),
+            Some(prev) if prev != s => {
+                return Err(CmdError::Raw(
+                    "CROSSSLOT Keys in request don't hash to the same slot".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    let Some(slot) = slot else { return Ok(()) };
+    let is_write = spec.has(flags::WRITE);
+    let Some(owner) = view.owner(slot) else {
+        return Err(CmdError::Raw("CLUSTERDOWN Hash slot not served".into()));
+    };
+    if !view.state_ok {
+        let reads_ok = shared.config.read().get_bool("cluster-allow-reads-when-down");
+        if !reads_ok {
+            return Err(CmdError::Raw("CLUSTERDOWN The cluster is down".into()));
+        }
+        if is_write {
+            return Err(CmdError::Raw(
+                "CLUSTERDOWN The cluster is down and only accepts read commands".into(),
+            ));
+        }
+    }
+    if owner.id == view.myself {
+        if let Some(target) = view.migrating.get(&slot) {
+            // Keys still here are served here; missing ones are asked for on the target.
+            let now = crate::log::now_ms();
+            let db = &mut core.ks.dbs[0];
+            let missing = positions.iter().filter(|&&p| !db.exists(&args[p], now)).count();
+            if missing > 0 {
+                if missing < positions.len() {
+                    return Err(CmdError::Raw(
+                        "TRYAGAIN Multiple keys request during rehashing of slot".into(),
+                    ));
+                }
+                return Err(CmdError::Raw(format!("ASK {slot} {}", target.addr)));
+            }
+        }
+        return Ok(());
+    }
+    if view.importing.contains_key(&slot) && (conn.asking || spec.has(flags::ASKING)) {
+        if positions.len() > 1 {
+            let now = crate::log::now_ms();
+            let db = &mut core.ks.dbs[0];
+            if positions.iter().any(|&p| !db.exists(&args[p], now)) {
+                return Err(CmdError::Raw(
+                    "TRYAGAIN Multiple keys request during rehashing of slot".into(),
+                ));
+            }
+        }
+        return Ok(());
+    }
+    if conn.readonly && !is_write && view.is_replica && view.my_master == Some(owner.id) {
+        return Ok(());
+    }
+    Err(CmdError::Raw(format!("MOVED {slot} {}", owner.addr)))
+}
+
+/// Points replication at a master (`Some((ip, port))`) or stops it (`None`), as the
+/// cluster decided. Runs the node's own REPLICAOF command internally.
+pub fn start_replication(shared: &Arc<Shared>, target: Option<(String, u16)>) {
+    let args: Vec<Bytes> = match target {
+        Some((ip, port)) => vec![
+            Bytes::from_static(b"REPLICAOF"),
+            Bytes::from(ip),
+            Bytes::from(port.to_string()),
+        ],
+        None => vec![
+            Bytes::from_static(b"REPLICAOF"),
+            Bytes::from_static(b"NO"),
+            Bytes::from_static(b"ONE"),
+        ],
+    };
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let mut conn = ConnState::internal(&shared);
+        let mut out = slotkv_protocol::ReplyWriter::default();
+        let mut core = shared.core.lock();
+        crate::exec::call(
+            &mut core,
+            &mut conn,
+            &shared,
+            &mut out,
+            &args,
+            crate::log::now_ms(),
+        );
+        if out.buf.first() == Some(&b'-') {
+            tracing::warn!(
+                "Cluster could not reconfigure replication: {}",
+                String::from_utf8_lossy(&out.buf).trim_end()
+            );
+        }
+    });
+}

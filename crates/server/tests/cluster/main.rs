@@ -1,0 +1,130 @@
+//! Cluster mode with real processes: six slotkv nodes, each from its own config file, joined
+//! by the real `redis-cli --cluster create --cluster-replicas 1`, then the tutorial's checks
+//! (steps 1–3): every node reports `cluster_state:ok` and agrees on the topology, MOVED
+//! redirects, READONLY on replicas, and `redis-cli -c` following redirects.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use slotkv_testkit::{free_cluster_port, wait_until, Reply, ServerBinary, ServerProcess, TestClient};
+
+fn slotkv() -> ServerBinary {
+    ServerBinary::Path(PathBuf::from(env!("CARGO_BIN_EXE_slotkv-server")))
+}
+
+fn info_field(c: &mut TestClient, cmd: &[&str], field: &str) -> Option<String> {
+    let text = match c.try_cmd(cmd).ok()? {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        Reply::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        _ => return None,
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+}
+
+fn start_node(dir: &std::path::Path) -> ServerProcess {
+    let port = free_cluster_port();
+    let node_dir = dir.join(port.to_string());
+    std::fs::create_dir_all(&node_dir).expect("node dir");
+    // One config file per node, as in the tutorial.
+    let conf = node_dir.join(format!("redis-{port}.conf"));
+    std::fs::write(
+        &conf,
+        format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\nappendonly no\nsave \"\"\n"),
+    )
+    .expect("config");
+    ServerProcess::builder(slotkv())
+        .dir(&node_dir)
+        .config_file(&conf)
+        .port(port)
+        .start()
+}
+
+fn bulk_text(r: Reply) -> String {
+    match r {
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn tutorial_create_with_replicas_and_redirects() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let nodes: Vec<ServerProcess> = (0..6).map(|_| start_node(base.path())).collect();
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
+    args.extend(["--cluster-replicas".into(), "1".into(), "--cluster-yes".into()]);
+    let out = Command::new(slotkv_testkit::redis_cli_path())
+        .args(&args)
+        .output()
+        .expect("redis-cli");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "create failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("[OK] All 16384 slots covered."), "{stdout}");
+
+    // Every node reaches cluster_state:ok and knows all six nodes.
+    for n in &nodes {
+        let mut c = n.client();
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
+                    && info_field(&mut c, &["CLUSTER", "INFO"], "cluster_known_nodes").as_deref() == Some("6")
+            }),
+            "node {} never reached cluster_state:ok:\n{}",
+            n.port(),
+            bulk_text(c.cmd(&["CLUSTER", "INFO"]))
+        );
+    }
+    // Three masters with slots, three replicas, on every node's view.
+    for n in &nodes {
+        let mut c = n.client();
+        assert!(wait_until(Duration::from_secs(20), || {
+            let text = bulk_text(c.cmd(&["CLUSTER", "NODES"]));
+            text.lines().filter(|l| l.contains("slave")).count() == 3
+                && text.lines().filter(|l| l.contains("master")).count() == 3
+        }));
+    }
+    let check = Command::new(slotkv_testkit::redis_cli_path())
+        .args(["--cluster", "check", &format!("127.0.0.1:{}", nodes[0].port())])
+        .output()
+        .expect("redis-cli check");
+    let check_out = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check_out.contains("[OK] All nodes agree about slots configuration."),
+        "{check_out}"
+    );
+    assert!(check_out.contains("[OK] All 16384 slots covered."), "{check_out}");
+
+    // MOVED: find a node that does not own 'aaa' (slot 10439).
+    let mut redirected = false;
+    for n in &nodes {
+        let mut c = n.client();
+        match c.cmd(&["SET", "aaa", "dd"]) {
+            Reply::Error(e) if e.starts_with("MOVED 10439 127.0.0.1:") => redirected = true,
+            Reply::Status(s) if s == "OK" => {}
+            other => panic!("unexpected reply to SET on {}: {other:?}", n.port()),
+        }
+    }
+    assert!(redirected, "no node answered MOVED");
+    // redis-cli -c follows the redirect.
+    let out = Command::new(slotkv_testkit::redis_cli_path())
+        .args(["-c", "-p", &nodes[0].port().to_string(), "get", "aaa"])
+        .output()
+        .expect("redis-cli -c");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dd");
+    // CROSSSLOT.
+    let mut c = nodes[0].client();
+    assert_eq!(
+        c.cmd(&["MSET", "a", "1", "b", "2"]),
+        Reply::Error("CROSSSLOT Keys in request don't hash to the same slot".into())
+    );
+    assert_eq!(
+        c.cmd(&["SELECT", "1"]),
+        Reply::Error("ERR SELECT is not allowed in cluster mode".into())
+    );
+}
