@@ -545,3 +545,33 @@ fn interop_large_snapshots_from_redis_in_both_framings() {
         wait_value(&mut r, "after", Some("1"));
     }
 }
+
+#[test]
+fn restarted_replica_resyncs_partially_from_its_rdb() {
+    let master = slotkv(&[]);
+    let port = master.port().to_string();
+    let mut replica = slotkv(&["--replicaof", "127.0.0.1", &port, "--save", "3600 1"]);
+    let mut m = master.client();
+    m.cmd_ok(&["SET", "a", "1"]);
+    m.cmd_ok(&["SELECT", "2"]);
+    m.cmd_ok(&["SET", "in2", "1"]);
+    let mut r = replica.client();
+    r.cmd_ok(&["SELECT", "2"]);
+    wait_value(&mut r, "in2", Some("1"));
+    assert_eventually(WAIT, "replica caught up", || {
+        master_offset(&mut r) == master_offset(&mut m)
+    });
+    drop(r);
+    // SIGTERM with a save point: the final snapshot records the replication position.
+    replica.stop();
+    m.cmd_ok(&["SET", "in2", "while-down"]);
+    replica.restart();
+    let mut r = replica.client();
+    r.cmd_ok(&["SELECT", "2"]);
+    wait_value(&mut r, "in2", Some("while-down"));
+    r.cmd_ok(&["SELECT", "0"]);
+    assert_eq!(get(&mut r, "a").as_deref(), Some("1"));
+    let log = master.log_text();
+    assert_eq!(count(&log, SLOTKV_FULL), 1, "{log}");
+    assert_eq!(count(&log, SLOTKV_PARTIAL), 1, "{log}");
+}

@@ -689,6 +689,52 @@ pub fn sync_stats(rest: &CoreRest) -> (u64, u64, u64) {
     (st.sync_full, st.sync_partial_ok, st.sync_partial_err)
 }
 
+/// AUX fields saved in RDB files while a stream exists: where the data stands in the
+/// replication history (`repl-stream-db`, `repl-id`, `repl-offset`, as Redis writes them).
+pub fn rdb_aux(rest: &CoreRest) -> Vec<(String, Vec<u8>)> {
+    if !rest.repl.enabled {
+        return Vec::new();
+    }
+    let st = &rest.replication;
+    let db = if st.is_replica() { st.master_db } else { 0 };
+    vec![
+        ("repl-stream-db".into(), db.to_string().into_bytes()),
+        ("repl-id".into(), st.replid.clone().into_bytes()),
+        ("repl-offset".into(), rest.repl.offset.to_string().into_bytes()),
+    ]
+}
+
+/// At start-up, a node configured as a replica takes its replication id and offset from
+/// the RDB file it loaded, so that its first PSYNC can continue where it stopped.
+pub fn restore_from_rdb(shared: &Shared, rest: &mut CoreRest, stats: &slotkv_persistence::RdbStats) {
+    if shared.config.read().replicaof().is_none() {
+        return;
+    }
+    let field = |name: &str| stats.aux_field(name).and_then(|v| std::str::from_utf8(v).ok());
+    let (Some(id), Some(offset)) = (
+        field("repl-id"),
+        field("repl-offset").and_then(|o| o.parse::<u64>().ok()),
+    ) else {
+        return;
+    };
+    if id.len() != 40 {
+        return;
+    }
+    let db = field("repl-stream-db")
+        .and_then(|d| d.parse::<usize>().ok())
+        .unwrap_or(0);
+    tracing::info!(
+        "Using the replication ID/offset from the RDB file to try a partial resynchronization: {id}:{offset}"
+    );
+    rest.replication.replid = id.to_string();
+    rest.replication.replid2 = NO_REPLID.to_string();
+    rest.replication.second_offset = -1;
+    rest.replication.master_db = db;
+    rest.repl.enabled = true;
+    rest.repl.backlog.clear();
+    rest.repl.offset = offset;
+}
+
 /// DEBUG CHANGE-REPL-ID: a new replication id, and no previous one (Redis's
 /// `changeReplicationId` + `clearReplicationId2`).
 pub fn change_replid(rest: &mut CoreRest) {
