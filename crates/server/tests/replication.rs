@@ -575,3 +575,47 @@ fn restarted_replica_resyncs_partially_from_its_rdb() {
     assert_eq!(count(&log, SLOTKV_FULL), 1, "{log}");
     assert_eq!(count(&log, SLOTKV_PARTIAL), 1, "{log}");
 }
+
+#[test]
+fn interop_restarts_resync_partially_both_ways() {
+    // A redis-server replica of slotkv, restarted.
+    let master = slotkv(&[]);
+    let port = master.port().to_string();
+    let mut replica = redis(&["--replicaof", "127.0.0.1", &port, "--save", "3600 1"]);
+    let mut m = master.client();
+    m.cmd_ok(&["SET", "a", "1"]);
+    let mut r = replica.client();
+    wait_value(&mut r, "a", Some("1"));
+    drop(r);
+    replica.stop();
+    m.cmd_ok(&["SET", "a", "2"]);
+    replica.restart();
+    let mut r = replica.client();
+    wait_value(&mut r, "a", Some("2"));
+    let log = master.log_text();
+    assert_eq!(count(&log, SLOTKV_FULL), 1, "{log}");
+    assert_eq!(count(&log, SLOTKV_PARTIAL), 1, "{log}");
+
+    // A slotkv replica of redis-server, restarted.
+    let master = redis(&[]);
+    let port = master.port().to_string();
+    let mut replica = slotkv(&["--replicaof", "127.0.0.1", &port, "--save", "3600 1"]);
+    let mut m = master.client();
+    m.cmd_ok(&["SET", "b", "1"]);
+    let mut r = replica.client();
+    wait_value(&mut r, "b", Some("1"));
+    assert_eventually(WAIT, "replica caught up", || {
+        master_offset(&mut r) == master_offset(&mut m)
+    });
+    drop(r);
+    replica.stop();
+    m.cmd_ok(&["SET", "b", "2"]);
+    replica.restart();
+    let mut r = replica.client();
+    wait_value(&mut r, "b", Some("2"));
+    assert_eq!(info_field(&mut m, "stats", "sync_full").as_deref(), Some("1"));
+    assert_eq!(
+        info_field(&mut m, "stats", "sync_partial_ok").as_deref(),
+        Some("1")
+    );
+}
