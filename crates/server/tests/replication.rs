@@ -619,3 +619,110 @@ fn interop_restarts_resync_partially_both_ways() {
         Some("1")
     );
 }
+
+/// A scripted master: reads one command from the replica.
+fn read_command(s: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<String> {
+    loop {
+        if let Ok(Some((reply, used))) = Reply::parse(buf) {
+            buf.drain(..used);
+            let items = reply.as_array().expect("a command").to_vec();
+            return items
+                .iter()
+                .map(|a| String::from_utf8_lossy(a.as_bytes().expect("bulk")).into_owned())
+                .collect();
+        }
+        let mut chunk = [0u8; 4096];
+        let n = s.read(&mut chunk).expect("read from the replica");
+        assert!(n > 0, "replica closed the link");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The next connection, within the test's wait bound, with reads bounded too.
+fn accept_within(listener: &TcpListener) -> TcpStream {
+    listener.set_nonblocking(true).expect("nonblocking");
+    let s = slotkv_testkit::wait_for(WAIT, || listener.accept().ok().map(|(s, _)| s))
+        .expect("the replica did not connect");
+    s.set_nonblocking(false).expect("blocking");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    s
+}
+
+/// The offset of a `REPLCONF ACK <offset>`, 0 for anything else.
+fn acked(cmd: &[String]) -> usize {
+    match cmd {
+        [c, a, off, ..] if c.eq_ignore_ascii_case("replconf") && a.eq_ignore_ascii_case("ack") => {
+            off.parse().unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+/// Answers the handshake up to PSYNC; returns PSYNC's arguments.
+fn scripted_handshake(s: &mut TcpStream, buf: &mut Vec<u8>) -> Vec<String> {
+    loop {
+        let cmd = read_command(s, buf);
+        match cmd[0].to_ascii_uppercase().as_str() {
+            "PING" => s.write_all(b"+PONG\r\n").expect("write"),
+            "REPLCONF" => s.write_all(b"+OK\r\n").expect("write"),
+            "PSYNC" => return cmd,
+            other => panic!("unexpected {other} in the handshake"),
+        }
+    }
+}
+
+#[test]
+fn link_lost_inside_a_transaction_resumes_before_multi() {
+    const ID: &str = "1234567890123456789012345678901234567890";
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let before = slotkv_testkit::encode(&["SELECT", "0"])
+        .into_iter()
+        .chain(slotkv_testkit::encode(&["SET", "a", "1"]))
+        .collect::<Vec<u8>>();
+    let tx: Vec<u8> = [
+        slotkv_testkit::encode(&["MULTI"]),
+        slotkv_testkit::encode(&["SET", "b", "2"]),
+        slotkv_testkit::encode(&["SET", "c", "3"]),
+        slotkv_testkit::encode(&["EXEC"]),
+    ]
+    .concat();
+    let cut_at = tx.len() - slotkv_testkit::encode(&["EXEC"]).len();
+    let expected_offset = before.len() + 1;
+    let master = std::thread::spawn(move || {
+        // First link: full sync, then the stream breaks inside MULTI.
+        let mut s = accept_within(&listener);
+        let mut buf = Vec::new();
+        let psync = scripted_handshake(&mut s, &mut buf);
+        assert_eq!(psync[0].to_ascii_uppercase(), "PSYNC");
+        let mut rdb = b"REDIS0010\xff".to_vec();
+        rdb.extend_from_slice(&[0u8; 8]);
+        s.write_all(format!("+FULLRESYNC {ID} 0\r\n${}\r\n", rdb.len()).as_bytes())
+            .expect("write");
+        s.write_all(&rdb).expect("write");
+        s.write_all(&before).expect("write");
+        s.write_all(&tx[..cut_at]).expect("write");
+        // Wait for an ACK covering `before` so that the cut happens after it was applied.
+        while acked(&read_command(&mut s, &mut buf)) < before.len() {}
+        drop(s);
+        // Second link: the replica must ask for the stream from before MULTI.
+        let mut s = accept_within(&listener);
+        let mut buf = Vec::new();
+        let psync = scripted_handshake(&mut s, &mut buf);
+        s.write_all(format!("+CONTINUE {ID}\r\n").as_bytes())
+            .expect("write");
+        s.write_all(&tx).expect("write");
+        // Keep the link open until the replica acknowledged everything.
+        let total = before.len() + tx.len();
+        while acked(&read_command(&mut s, &mut buf)) < total {}
+        psync
+    });
+    let replica = slotkv(&[]);
+    let mut r = replica.client();
+    r.cmd_ok(&["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    let psync = master.join().expect("scripted master");
+    assert_eq!(psync, ["PSYNC", ID, &expected_offset.to_string()]);
+    assert_eq!(get(&mut r, "a").as_deref(), Some("1"));
+    assert_eq!(get(&mut r, "b").as_deref(), Some("2"));
+    assert_eq!(get(&mut r, "c").as_deref(), Some("3"));
+}

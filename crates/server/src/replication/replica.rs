@@ -355,6 +355,10 @@ async fn stream_loop(shared: &Arc<Shared>, gen: u64, mut link: Link) -> LinkResu
     // Bytes received and not yet applied (what gets relayed once a command completes).
     let mut unapplied: Vec<u8> = link.buf.to_vec();
     let mut consumed = 0usize;
+    // Bytes at the front of `unapplied` already applied inside an open MULTI: like Redis,
+    // the offset (and the relay to our replicas) moves only at transaction boundaries, so
+    // a link lost mid-transaction resumes from before its MULTI.
+    let mut held = 0usize;
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let mut first = true;
     loop {
@@ -405,7 +409,8 @@ async fn stream_loop(shared: &Arc<Shared>, gen: u64, mut link: Link) -> LinkResu
             }
             // Keys the master has not expired yet are live for its commands.
             core.ks.set_expire_mode(slotkv_keyspace::ExpireMode::Keep);
-            let mut start = 0usize;
+            let mut start = held;
+            let mut relayed = 0usize;
             for (args, len) in &cmds {
                 let is_replconf = is(&args[0], "replconf");
                 if is_replconf {
@@ -428,10 +433,14 @@ async fn stream_loop(shared: &Arc<Shared>, gen: u64, mut link: Link) -> LinkResu
                     }
                     sink.buf.clear();
                 }
-                core.rest.repl.append_raw(&unapplied[start..start + len]);
                 start += len;
+                if conn.multi.is_none() {
+                    core.rest.repl.append_raw(&unapplied[relayed..start]);
+                    relayed = start;
+                }
             }
-            unapplied.drain(..start);
+            unapplied.drain(..relayed);
+            held = start - relayed;
             core.rest.replication.master_db = conn.db;
             core.ks.set_expire_mode(slotkv_keyspace::ExpireMode::HideOnly);
         }
