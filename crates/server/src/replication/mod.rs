@@ -460,7 +460,7 @@ pub fn set_master(ks: &mut slotkv_keyspace::Keyspace, rest: &mut CoreRest, host:
         port,
         state: LinkState::Connect,
         last_io_ms: 0,
-        down_since_ms: now_ms(),
+        down_since_ms: 0,
     });
     st.link_gen += 1;
     st.master_client_id = None;
@@ -635,11 +635,13 @@ pub fn info_replication(shared: &Shared, rest: &CoreRest) -> String {
                 repl.offset,
             );
             if !up {
-                let _ = write!(
-                    s,
-                    "master_link_down_since_seconds:{}\r\n",
+                // -1 until the link was up once, as Redis shows it.
+                let since = if m.down_since_ms == 0 {
+                    -1
+                } else {
                     (now - m.down_since_ms).max(0) / 1000
-                );
+                };
+                let _ = write!(s, "master_link_down_since_seconds:{since}\r\n");
             }
             let c = shared.config.read();
             let _ = write!(
@@ -795,5 +797,68 @@ pub async fn run_manager(shared: Arc<Shared>) {
             _ = notified => {}
             _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<&str> {
+        text.lines().map(|l| l.split(':').next().unwrap_or("")).collect()
+    }
+
+    #[test]
+    fn info_replication_fields_in_redis_order() {
+        let shared = crate::build_shared(slotkv_config::Config::default(), 0);
+        let mut core = shared.core.lock();
+        let core = &mut *core;
+        let master = info_replication(&shared, &core.rest);
+        assert_eq!(
+            lines(&master),
+            [
+                "role",
+                "connected_slaves",
+                "master_failover_state",
+                "master_replid",
+                "master_replid2",
+                "master_repl_offset",
+                "second_repl_offset",
+                "repl_backlog_active",
+                "repl_backlog_size",
+                "repl_backlog_first_byte_offset",
+                "repl_backlog_histlen"
+            ]
+        );
+        assert!(master.ends_with("\r\n"));
+        set_master(&mut core.ks, &mut core.rest, "10.0.0.1".into(), 6379);
+        let replica = info_replication(&shared, &core.rest);
+        assert_eq!(
+            lines(&replica)[..12],
+            [
+                "role",
+                "master_host",
+                "master_port",
+                "master_link_status",
+                "master_last_io_seconds_ago",
+                "master_sync_in_progress",
+                "slave_read_repl_offset",
+                "slave_repl_offset",
+                "master_link_down_since_seconds",
+                "slave_priority",
+                "slave_read_only",
+                "replica_announced"
+            ]
+        );
+        assert!(replica.contains("master_link_status:down\r\n"));
+        assert!(replica.contains("master_link_down_since_seconds:-1\r\n"));
+        // Promotion keeps the old history as replid2, valid up to offset + 1.
+        core.rest.repl.offset = 41;
+        let old = core.rest.replication.replid.clone();
+        promote(&mut core.ks, &mut core.rest);
+        assert_eq!(core.rest.replication.replid2, old);
+        assert_eq!(core.rest.replication.second_offset, 42);
+        assert_ne!(core.rest.replication.replid, old);
+        assert!(!core.rest.repl.relay_only);
     }
 }
