@@ -300,6 +300,12 @@ fn load_snapshot(shared: &Shared, gen: u64, rdb: &[u8], replid: String, offset: 
     repl.reset_selected_db();
     match loaded {
         Ok(stats) => {
+            if core.rest.aof.enabled {
+                // The append-only file describes the old dataset: start it over from this one.
+                if let Err(e) = crate::aof::start_rewrite(shared, &core.ks, &mut core.rest) {
+                    tracing::warn!("Can't rewrite the AOF after the full sync: {e}");
+                }
+            }
             tracing::info!(
                 "MASTER <-> REPLICA sync: Finished with success ({} keys loaded)",
                 stats.keys_loaded
