@@ -123,6 +123,8 @@ pub struct CoreRest {
     pub slowlog_max_len: usize,
     /// The write stream for replicas and the AOF.
     pub repl: crate::propagate::ReplFeed,
+    /// Role, replication ids, attached replicas (see `replication`).
+    pub replication: crate::replication::ReplState,
     /// Background save state.
     pub save: crate::persist::SaveState,
     /// The append-only file.
