@@ -47,7 +47,11 @@ pub fn check(
     let Some(owner) = view.owner(slot) else {
         return Err(CmdError::Raw("CLUSTERDOWN Hash slot not served".into()));
     };
-    let pubsub_when_down = shard_pubsub && shared.config.read().get_bool("cluster-allow-pubsubshard-when-down");
+    let pubsub_when_down = shard_pubsub
+        && shared
+            .config
+            .read()
+            .get_bool("cluster-allow-pubsubshard-when-down");
     if !view.state_ok && !pubsub_when_down {
         let reads_ok = shared.config.read().get_bool("cluster-allow-reads-when-down");
         if !reads_ok {
@@ -95,38 +99,19 @@ pub fn check(
 }
 
 /// Points replication at a master (`Some((ip, port))`) or stops it (`None`), as the
-/// cluster decided. Runs the node's own REPLICAOF command internally.
+/// cluster decided.
 pub fn start_replication(shared: &Arc<Shared>, target: Option<(String, u16)>) {
-    let args: Vec<Bytes> = match target {
-        Some((ip, port)) => vec![
-            Bytes::from_static(b"REPLICAOF"),
-            Bytes::from(ip),
-            Bytes::from(port.to_string()),
-        ],
-        None => vec![
-            Bytes::from_static(b"REPLICAOF"),
-            Bytes::from_static(b"NO"),
-            Bytes::from_static(b"ONE"),
-        ],
-    };
     let shared = shared.clone();
     tokio::spawn(async move {
-        let mut conn = ConnState::internal(&shared);
-        let mut out = slotkv_protocol::ReplyWriter::default();
         let mut core = shared.core.lock();
-        crate::exec::call(
-            &mut core,
-            &mut conn,
-            &shared,
-            &mut out,
-            &args,
-            crate::log::now_ms(),
-        );
-        if out.buf.first() == Some(&b'-') {
-            tracing::warn!(
-                "Cluster could not reconfigure replication: {}",
-                String::from_utf8_lossy(&out.buf).trim_end()
-            );
+        let core = &mut *core;
+        match target {
+            Some((ip, port)) => crate::replication::set_master(&mut core.ks, &mut core.rest, ip, port),
+            None => {
+                if core.rest.replication.is_replica() {
+                    crate::replication::promote(&mut core.ks, &mut core.rest);
+                }
+            }
         }
     });
 }

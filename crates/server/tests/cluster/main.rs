@@ -121,6 +121,43 @@ fn tutorial_create_with_replicas_and_redirects() {
         .output()
         .expect("redis-cli -c");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dd");
+    // On the replica of the owner of 'aaa': MOVED, then after READONLY the read is served
+    // locally (tutorial step 3), with the value replicated from the master.
+    let owner_id = nodes
+        .iter()
+        .find_map(|n| {
+            let text = bulk_text(n.client().cmd(&["CLUSTER", "NODES"]));
+            text.lines()
+                .find(|l| {
+                    l.contains("myself") && l.contains("master") && {
+                        let f: Vec<&str> = l.split(' ').collect();
+                        f[8..].iter().any(|r| match r.split_once('-') {
+                            Some((a, b)) => {
+                                a.parse::<u32>().is_ok_and(|a| a <= 10439)
+                                    && b.parse::<u32>().is_ok_and(|b| b >= 10439)
+                            }
+                            None => *r == "10439",
+                        })
+                    }
+                })
+                .map(|l| l.split(' ').next().unwrap_or("").to_string())
+        })
+        .expect("an owner of slot 10439");
+    let replica = nodes
+        .iter()
+        .find(|n| {
+            let text = bulk_text(n.client().cmd(&["CLUSTER", "NODES"]));
+            text.lines()
+                .any(|l| l.contains("myself") && l.contains("slave") && l.contains(&owner_id))
+        })
+        .expect("a replica of the owner");
+    let mut rc = replica.client();
+    assert!(matches!(rc.cmd(&["GET", "aaa"]), Reply::Error(e) if e.starts_with("MOVED 10439")));
+    rc.cmd_ok(&["READONLY"]);
+    assert!(wait_until(Duration::from_secs(10), || rc.cmd(&["GET", "aaa"])
+        == Reply::Bulk(b"dd".to_vec())));
+    assert!(matches!(rc.cmd(&["SET", "aaa", "x"]), Reply::Error(e) if e.starts_with("MOVED 10439")));
+
     // CROSSSLOT.
     let mut c = nodes[0].client();
     assert_eq!(
