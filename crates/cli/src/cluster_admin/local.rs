@@ -35,11 +35,14 @@ fn server_binary() -> Option<PathBuf> {
 
 fn base_dir(ctx: &Ctx) -> PathBuf {
     let d = PathBuf::from(ctx.cmd.dir.clone().unwrap_or_else(|| DEFAULT_DIR.into()));
-    if d.is_absolute() {
+    let abs = if d.is_absolute() {
         d
     } else {
         std::env::current_dir().map(|c| c.join(&d)).unwrap_or(d)
-    }
+    };
+    abs.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 fn ping(ctx: &Ctx, port: u16) -> bool {
@@ -108,6 +111,9 @@ pub fn up(ctx: &Ctx) -> bool {
         root.display(),
         bin.display()
     ));
+    if resume {
+        ctx.info(">>> Every node has its nodes-<port>.conf: restarting the existing cluster");
+    }
     for &p in &ports {
         let dir = root.join(p.to_string());
         if !resume {
@@ -191,7 +197,7 @@ pub fn up(ctx: &Ctx) -> bool {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    print_topology(ctx, ports[0]);
+    print_topology(ctx, &ports);
     ctx.ok(&format!(
         "[OK] Cluster up: {total} nodes on 127.0.0.1:{}-{}. Stop it with: slotkv-cli --cluster down{}",
         ports[0],
@@ -205,14 +211,18 @@ pub fn up(ctx: &Ctx) -> bool {
     true
 }
 
-/// One line per node, by port: address, role, id, and slots or master.
-fn print_topology(ctx: &Ctx, port: u16) {
-    let Ok(text) =
-        Link::connect("127.0.0.1", port, &ctx.auth).and_then(|mut l| l.text(&["CLUSTER", "NODES"]))
-    else {
-        return;
-    };
-    let mut lines: Vec<NodeLine> = text.lines().filter_map(NodeLine::parse).collect();
+/// One line per node, by port: address, id, role, and slots or master, each from the
+/// node's own view (gossip may not have told the first node about every replica yet).
+fn print_topology(ctx: &Ctx, ports: &[u16]) {
+    let mut lines: Vec<NodeLine> = ports
+        .iter()
+        .filter_map(|p| {
+            let text = Link::connect("127.0.0.1", *p, &ctx.auth)
+                .and_then(|mut l| l.text(&["CLUSTER", "NODES"]))
+                .ok()?;
+            text.lines().filter_map(NodeLine::parse).find(|l| l.myself)
+        })
+        .collect();
     lines.sort_by_key(|l| l.port);
     let addr_of = |id: &str| {
         lines
