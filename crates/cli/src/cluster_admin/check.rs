@@ -33,11 +33,7 @@ pub fn fix_cmd(ctx: &Ctx) -> bool {
         return false;
     };
     show_info(ctx, &mut c);
-    let ok = check_cluster_fix(ctx, &mut c, false, true);
-    if !ok {
-        return false;
-    }
-    true
+    check_cluster_fix(ctx, &mut c, false, true)
 }
 
 /// The per-master summary that opens `info` and `check`.
@@ -109,7 +105,8 @@ fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> bool
         }
     }
     if !open.is_empty() {
-        ok = false;
+        // In fix mode a repaired slot is not a failure (redis-cli exits 0 then).
+        ok &= fix;
         let list: Vec<String> = open.iter().map(|s| s.to_string()).collect();
         ctx.warn(&format!(
             "[WARNING] The following slots are open: {}.",
@@ -135,7 +132,7 @@ fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> bool
         ctx.ok(&format!("[OK] All {SLOTS} slots covered."));
     } else {
         ctx.err(&format!("[ERR] Not all {SLOTS} slots are covered by nodes.\n"));
-        ok = false;
+        ok &= fix;
         if fix {
             fix_uncovered(ctx, c, &covered);
         }
@@ -143,92 +140,153 @@ fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> bool
     ok
 }
 
-/// Fixes an open slot: finds its owner, moves any keys left elsewhere to it, and makes the
-/// slot stable everywhere (the common cases of redis-cli's fix).
+/// Fixes an open slot, in redis-cli's four cases: an interrupted migration is finished
+/// (1), keys opened elsewhere go back to the owner (2), a migration to one of several
+/// importing nodes is finished and the others closed (3), a lone migrating slot is closed
+/// (4).
 fn fix_open_slot(ctx: &Ctx, c: &mut Cluster, slot: u16) -> bool {
     ctx.info(&format!(">>> Fixing open slot {slot}"));
+    let s = slot.to_string();
     let owner = c.masters().find(|(_, n)| n.slots[slot as usize]).map(|(i, _)| i);
-    let migrating: Vec<usize> = c
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.migrating.contains_key(&slot))
-        .map(|(i, _)| i)
-        .collect();
-    let importing: Vec<usize> = c
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| n.importing.contains_key(&slot))
-        .map(|(i, _)| i)
-        .collect();
-    if !migrating.is_empty() {
-        let names: Vec<String> = migrating.iter().map(|i| c.nodes[*i].addr()).collect();
-        println!("Set as migrating in: {}", names.join(","));
-    }
-    if !importing.is_empty() {
-        let names: Vec<String> = importing.iter().map(|i| c.nodes[*i].addr()).collect();
-        println!("Set as importing in: {}", names.join(","));
-    }
-    let Some(owner) = owner else {
-        ctx.err(&format!("[ERR] Slot {slot} has no owner: fix not supported here"));
-        return false;
+    let keys_in = |c: &mut Cluster, i: usize| -> i64 {
+        match c.nodes[i].link().ok(&["CLUSTER", "COUNTKEYSINSLOT", &s]) {
+            Ok(slotkv_protocol::Frame::Integer(n)) => n,
+            _ => 0,
+        }
     };
-    let opts = super::reshard::MoveOpts {
-        timeout: 60000,
-        pipeline: 10,
-        replace: true,
-        fix: true,
-    };
-    if migrating.len() == 1 && importing.len() == 1 && migrating[0] == owner {
-        // Case 1: an interrupted migration; finish it.
-        let dst = importing[0];
-        ctx.info(&format!(
-            ">>> Case 1: Moving slot {slot} from {} to {}",
-            c.nodes[owner].addr(),
-            c.nodes[dst].addr()
-        ));
-        return super::reshard::move_slot(ctx, c, owner, dst, slot, &opts, true).is_ok();
-    }
-    // Otherwise move every key found elsewhere to the owner and close the slot.
-    ctx.info(&format!(
-        ">>> Case 2: Moving all the {slot} slot keys to its owner {}",
-        c.nodes[owner].addr()
-    ));
-    for i in importing
-        .iter()
-        .chain(migrating.iter())
-        .copied()
-        .collect::<BTreeSet<_>>()
-    {
-        if i == owner {
+    let mut migrating = Vec::new();
+    let mut importing = Vec::new();
+    for i in 0..c.nodes.len() {
+        if !c.nodes[i].is_master() {
             continue;
         }
+        if c.nodes[i].migrating.contains_key(&slot) {
+            migrating.push(i);
+        } else if c.nodes[i].importing.contains_key(&slot) {
+            importing.push(i);
+        } else if Some(i) != owner && keys_in(c, i) > 0 {
+            ctx.warn(&format!(
+                "*** Found keys about slot {slot} in non-owner node {}!",
+                c.nodes[i].addr()
+            ));
+            importing.push(i);
+        }
+    }
+    let names = |c: &Cluster, v: &[usize]| v.iter().map(|i| c.nodes[*i].addr()).collect::<Vec<_>>().join(",");
+    if !migrating.is_empty() {
+        println!("Set as migrating in: {}", names(c, &migrating));
+    }
+    if !importing.is_empty() {
+        println!("Set as importing in: {}", names(c, &importing));
+    }
+    let Some(owner) = owner else {
+        ctx.err(&format!(
+            "[ERR] Slot {slot} has no owner: slotkv-cli can't fix this slot yet."
+        ));
+        return false;
+    };
+    let mut opts = super::reshard::MoveOpts {
+        timeout: ctx.cmd.timeout.unwrap_or(60000),
+        pipeline: ctx.cmd.pipeline.unwrap_or(10).max(1),
+        replace: true,
+        fix: false,
+    };
+    if migrating.len() == 1 && importing.len() == 1 {
+        let (src, dst) = (migrating[0], importing[0]);
+        ctx.info(&format!(
+            ">>> Case 1: Moving slot {slot} from {} to {}",
+            c.nodes[src].addr(),
+            c.nodes[dst].addr()
+        ));
         print!(
             "Moving slot {slot} from {} to {}: ",
-            c.nodes[i].addr(),
-            c.nodes[owner].addr()
+            c.nodes[src].addr(),
+            c.nodes[dst].addr()
         );
-        let (src, dst) = (i, owner);
-        if let Err(e) = super::reshard::migrate_keys(c, src, dst, slot, &opts, true) {
-            println!();
+        let r = super::reshard::move_slot(ctx, c, src, dst, slot, &opts, true);
+        println!();
+        if let Err(e) = r {
             ctx.err(&format!("[ERR] {e}"));
             return false;
         }
-        println!();
-        let addr = c.nodes[i].addr();
-        ctx.info(&format!(">>> Setting {slot} as STABLE in {addr}"));
-        let _ = c.nodes[i]
-            .link()
-            .ok(&["CLUSTER", "SETSLOT", &slot.to_string(), "STABLE"]);
+        return true;
     }
-    let s = slot.to_string();
-    for n in &mut c.nodes {
-        let _ = n.link().ok(&["CLUSTER", "SETSLOT", &s, "STABLE"]);
-        n.migrating.remove(&slot);
-        n.importing.remove(&slot);
+    if migrating.is_empty() && !importing.is_empty() {
+        ctx.info(&format!(
+            ">>> Case 2: Moving all the {slot} slot keys to its owner {}",
+            c.nodes[owner].addr()
+        ));
+        opts.fix = true;
+        for i in importing {
+            if i == owner {
+                continue;
+            }
+            print!(
+                "Moving slot {slot} from {} to {}: ",
+                c.nodes[i].addr(),
+                c.nodes[owner].addr()
+            );
+            let r = super::reshard::migrate_keys(c, i, owner, slot, &opts, true);
+            println!();
+            if let Err(e) = r {
+                ctx.err(&format!("[ERR] {e}"));
+                return false;
+            }
+            ctx.info(&format!(">>> Setting {slot} as STABLE in {}", c.nodes[i].addr()));
+            let _ = c.nodes[i].link().ok(&["CLUSTER", "SETSLOT", &s, "STABLE"]);
+            c.nodes[i].importing.remove(&slot);
+        }
+        return true;
     }
-    true
+    if migrating.len() == 1 && importing.len() > 1 {
+        let src = migrating[0];
+        let target = c.nodes[src].migrating.get(&slot).cloned().unwrap_or_default();
+        let dst = importing.iter().copied().find(|&i| c.nodes[i].name == target);
+        ctx.info(&format!(
+            ">>> Case 3: Closing slot {slot} on the importing nodes{}",
+            if dst.is_some() { " but the target" } else { "" }
+        ));
+        for &i in &importing {
+            if Some(i) != dst {
+                let _ = c.nodes[i].link().ok(&["CLUSTER", "SETSLOT", &s, "STABLE"]);
+            }
+        }
+        match dst {
+            Some(dst) => {
+                if let Err(e) = super::reshard::move_slot(ctx, c, src, dst, slot, &opts, false) {
+                    ctx.err(&format!("[ERR] {e}"));
+                    return false;
+                }
+            }
+            None => {
+                let _ = c.nodes[src].link().ok(&["CLUSTER", "SETSLOT", &s, "STABLE"]);
+            }
+        }
+        return true;
+    }
+    if migrating.len() == 1
+        && importing.is_empty()
+        && (migrating[0] == owner || keys_in(c, migrating[0]) == 0)
+    {
+        let m = migrating[0];
+        ctx.info(&format!(
+            ">>> Case 4: Closing slot {slot} on {}",
+            c.nodes[m].addr()
+        ));
+        if let Err(e) = c.nodes[m].link().ok(&["CLUSTER", "SETSLOT", &s, "STABLE"]) {
+            ctx.err(&format!("[ERR] {e}"));
+            return false;
+        }
+        c.nodes[m].migrating.remove(&slot);
+        return true;
+    }
+    ctx.err(&format!(
+        "[ERR] Sorry, slotkv-cli can't fix this slot yet (work in progress). Slot is set as migrating in {}, as importing in {}, owner is {}",
+        names(c, &migrating),
+        names(c, &importing),
+        c.nodes[owner].addr()
+    ));
+    false
 }
 
 /// Assigns uncovered slots: to the node holding keys in it, else to a random master.

@@ -305,6 +305,19 @@ fn create_check_info_call_match_redis_cli() {
     assert_same(&["--cluster", "call", &entry, "NOSUCHCOMMAND"], "dumb");
     assert_same(&["--cluster", "nosuch", &entry], "dumb");
     assert_same(&["--cluster", "del-node", &entry, "0123"], "dumb");
+    // fix: the same open slot, repaired once by each CLI, gives the same report.
+    let (id0, id1) = (nodes[0].id(), nodes[1].id());
+    let opens: [(&Node, &str, &str); 2] = [(&nodes[0], "MIGRATING", &id1), (&nodes[1], "IMPORTING", &id0)];
+    for (node, state, peer) in opens {
+        let open = || assert_eq!(node.client().cmd(&["CLUSTER", "SETSLOT", "7", state, peer]), "OK");
+        open();
+        let theirs = run(&reference_cli(), &["--cluster", "fix", &entry], "dumb", &[]);
+        open();
+        let ours = slotkv(&["--cluster", "fix", &entry]);
+        assert_eq!(theirs.stdout, ours.stdout, "fix of a slot left {state}");
+        assert_eq!(theirs.code, ours.code);
+        assert!(!node.client().cmd(&["CLUSTER", "NODES"]).contains("[7-"));
+    }
     // A node that is already part of a cluster is refused, as redis-cli does.
     let again = create(&nodes[..3], "0");
     assert_eq!(again.code, Some(1));
