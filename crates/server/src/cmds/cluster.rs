@@ -434,7 +434,7 @@ fn parse_slot(a: &[u8]) -> Result<Slot, CmdError> {
 fn slots_from_args(args: &[Bytes], ranges: bool) -> Result<Vec<Slot>, CmdError> {
     let mut out = Vec::new();
     if ranges {
-        if args.len() % 2 != 0 {
+        if !args.len().is_multiple_of(2) {
             let name = format!(
                 "cluster|{}",
                 String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
@@ -524,7 +524,7 @@ fn delslotsrange(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn flushslots(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     let sh = shell(s)?;
-    if s.data.ks.dbs[0].len() > 0 {
+    if !s.data.ks.dbs[0].is_empty() {
         return Err(CmdError::err("DB must be empty to perform CLUSTER FLUSHSLOTS."));
     }
     let mut st = sh.state.lock();
@@ -547,7 +547,7 @@ fn replicate(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     if st.nodes[&id].is_replica() {
         return Err(CmdError::err("I can only replicate a master, not a replica."));
     }
-    if st.me().is_master() && (!st.me().slots.is_empty() || s.data.ks.dbs[0].len() > 0) {
+    if st.me().is_master() && (!st.me().slots.is_empty() || !s.data.ks.dbs[0].is_empty()) {
         return Err(CmdError::err(
             "To set a master the node must be empty and without assigned slots.",
         ));
