@@ -46,7 +46,7 @@ pub fn show_info(ctx: &Ctx, c: &mut Cluster) {
             _ => 0,
         };
         let short: String = n.name.chars().take(8).collect();
-        println!(
+        outln!(
             "{} ({}...) -> {} keys | {} slots | {} slaves.",
             n.addr(),
             short,
@@ -58,7 +58,7 @@ pub fn show_info(ctx: &Ctx, c: &mut Cluster) {
         keys += dbsize;
     }
     ctx.ok(&format!("[OK] {keys} keys in {masters} masters."));
-    println!("{:.2} keys per slot on average.", keys as f64 / SLOTS as f64);
+    outln!("{:.2} keys per slot on average.", keys as f64 / SLOTS as f64);
 }
 
 /// The cluster check; true when the cluster is consistent, has no open slot and covers
@@ -72,7 +72,7 @@ fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> bool
     ctx.info(&format!(">>> Performing Cluster Check (using node {entry})"));
     if !quiet {
         for n in &c.nodes {
-            println!("{}", n.info(0));
+            outln!("{}", n.info(0));
         }
     }
     let mut ok = true;
@@ -174,10 +174,10 @@ fn fix_open_slot(ctx: &Ctx, c: &mut Cluster, slot: u16) -> bool {
     }
     let names = |c: &Cluster, v: &[usize]| v.iter().map(|i| c.nodes[*i].addr()).collect::<Vec<_>>().join(",");
     if !migrating.is_empty() {
-        println!("Set as migrating in: {}", names(c, &migrating));
+        outln!("Set as migrating in: {}", names(c, &migrating));
     }
     if !importing.is_empty() {
-        println!("Set as importing in: {}", names(c, &importing));
+        outln!("Set as importing in: {}", names(c, &importing));
     }
     let Some(owner) = owner else {
         ctx.err(&format!(
@@ -198,13 +198,13 @@ fn fix_open_slot(ctx: &Ctx, c: &mut Cluster, slot: u16) -> bool {
             c.nodes[src].addr(),
             c.nodes[dst].addr()
         ));
-        print!(
+        out!(
             "Moving slot {slot} from {} to {}: ",
             c.nodes[src].addr(),
             c.nodes[dst].addr()
         );
         let r = super::reshard::move_slot(ctx, c, src, dst, slot, &opts, true);
-        println!();
+        outln!();
         if let Err(e) = r {
             ctx.err(&format!("[ERR] {e}"));
             return false;
@@ -221,13 +221,13 @@ fn fix_open_slot(ctx: &Ctx, c: &mut Cluster, slot: u16) -> bool {
             if i == owner {
                 continue;
             }
-            print!(
+            out!(
                 "Moving slot {slot} from {} to {}: ",
                 c.nodes[i].addr(),
                 c.nodes[owner].addr()
             );
             let r = super::reshard::migrate_keys(c, i, owner, slot, &opts, true);
-            println!();
+            outln!();
             if let Err(e) = r {
                 ctx.err(&format!("[ERR] {e}"));
                 return false;
@@ -293,7 +293,7 @@ fn fix_open_slot(ctx: &Ctx, c: &mut Cluster, slot: u16) -> bool {
 fn fix_uncovered(ctx: &Ctx, c: &mut Cluster, covered: &[bool]) {
     let missing: Vec<usize> = (0..SLOTS).filter(|s| !covered[*s]).collect();
     ctx.info(">>> Fixing slots coverage...");
-    println!(
+    outln!(
         "List of not covered slots: {}",
         missing
             .iter()
@@ -321,7 +321,7 @@ fn fix_uncovered(ctx: &Ctx, c: &mut Cluster, covered: &[bool]) {
     }
     for (m, slots) in by_owner {
         for s in slots {
-            println!(">>> Covering slot {s} with {}", c.nodes[m].addr());
+            outln!(">>> Covering slot {s} with {}", c.nodes[m].addr());
             let _ = c.nodes[m].link().ok(&["CLUSTER", "ADDSLOTS", &s.to_string()]);
             let _ = c.nodes[m].link().ok(&["CLUSTER", "BUMPEPOCH"]);
         }

@@ -87,7 +87,7 @@ pub fn create_with(ctx: &Ctx, mut nodes: Vec<Node>) -> bool {
         optimize_anti_affinity(ctx, &mut nodes, master_idx);
     }
     for n in &nodes {
-        println!("{}", n.info(0));
+        outln!("{}", n.info(0));
     }
     if !ctx.confirm("Can I set the above configuration?") {
         return true;
@@ -191,7 +191,7 @@ fn allocate_slots(nodes: &mut [Node], masters: &[usize]) {
         if last < first {
             last = first;
         }
-        println!("Master[{k}] -> Slots {first} - {last}");
+        outln!("Master[{k}] -> Slots {first} - {last}");
         nodes[m].add_slots(first, last);
         nodes[m].dirty = true;
         first = last + 1;
@@ -214,7 +214,7 @@ fn assign_replicas(nodes: &mut [Node], masters: &[usize], pool: &mut Vec<usize>,
                 nodes[pick].replicate = Some(nodes[m].name.clone());
                 nodes[pick].dirty = true;
                 nodes[pick].flags = vec!["slave".into()];
-                println!("Adding replica {} to {}", nodes[pick].addr(), nodes[m].addr());
+                outln!("Adding replica {} to {}", nodes[pick].addr(), nodes[m].addr());
                 assigned += 1;
             }
         }
@@ -222,7 +222,7 @@ fn assign_replicas(nodes: &mut [Node], masters: &[usize], pool: &mut Vec<usize>,
             break;
         }
         extra = true;
-        println!("Adding extra replicas...");
+        outln!("Adding extra replicas...");
     }
 }
 

@@ -234,7 +234,7 @@ fn print_topology(ctx: &Ctx, ports: &[u16]) {
     for l in &lines {
         let addr = format!("{}:{}", l.ip, l.port);
         match &l.master {
-            Some(m) => println!("{addr}  {}  replica of {}", l.name, addr_of(m)),
+            Some(m) => outln!("{addr}  {}  replica of {}", l.name, addr_of(m)),
             None => {
                 let mut bits = vec![false; super::node::SLOTS];
                 for s in &l.slots {
@@ -244,7 +244,7 @@ fn print_topology(ctx: &Ctx, ports: &[u16]) {
                     .iter()
                     .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
                     .collect();
-                println!("{addr}  {}  master  slots {}", l.name, ranges.join(","));
+                outln!("{addr}  {}  master  slots {}", l.name, ranges.join(","));
             }
         }
     }
@@ -253,7 +253,7 @@ fn print_topology(ctx: &Ctx, ports: &[u16]) {
 pub fn down(ctx: &Ctx) -> bool {
     let root = base_dir(ctx);
     let Ok(entries) = std::fs::read_dir(&root) else {
-        println!("No cluster in {}", root.display());
+        outln!("No cluster in {}", root.display());
         return true;
     };
     let mut ports: Vec<u16> = entries
@@ -281,7 +281,7 @@ pub fn down(ctx: &Ctx) -> bool {
             stopped = true;
         }
         if !stopped {
-            println!("127.0.0.1:{p} is not running");
+            outln!("127.0.0.1:{p} is not running");
             continue;
         }
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -302,7 +302,7 @@ pub fn down(ctx: &Ctx) -> bool {
             ok = false;
         } else {
             let _ = std::fs::remove_file(&pidfile);
-            println!("Stopped 127.0.0.1:{p}");
+            outln!("Stopped 127.0.0.1:{p}");
         }
     }
     ok

@@ -8,6 +8,24 @@
 //! names an xterm, as redis-cli does. This module talks to nodes only through
 //! [`node::Link`]; it never touches the interactive [`crate::Session`].
 
+/// `print!` that ends the process quietly when stdout is closed (`| head`), as SIGPIPE
+/// ends redis-cli.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::cluster_admin::write_out(format_args!($($t)*))
+    };
+}
+
+/// `println!` with [`out!`]'s handling of a closed stdout.
+macro_rules! outln {
+    () => {
+        $crate::cluster_admin::write_out(format_args!("\n"))
+    };
+    ($($t:tt)*) => {
+        $crate::cluster_admin::write_out(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
 mod check;
 mod create;
 mod local;
@@ -18,6 +36,15 @@ mod reshard;
 use std::ffi::OsString;
 
 use node::{Link, Node, NodeLine};
+
+/// Writes to stdout and flushes; exits when the reader has gone away.
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if out.write_fmt(args).and_then(|_| out.flush()).is_err() {
+        std::process::exit(1);
+    }
+}
 
 /// Credentials used on every node connection (`-a`, `--user`, `REDISCLI_AUTH`).
 #[derive(Debug, Clone, Default)]
@@ -178,20 +205,17 @@ impl Ctx {
 
     /// Prints `msg` (which carries its own newline) in the level's colour.
     pub fn log(&self, level: Level, msg: &str) {
-        use std::io::Write;
         let code = match level {
             Level::Info => "29;1",
             Level::Warn => "33;1",
             Level::Err => "31;1",
             Level::Ok => "32;1",
         };
-        let mut out = std::io::stdout().lock();
         if self.color {
-            let _ = write!(out, "\x1b[{code}m{msg}\x1b[0m");
+            write_out(format_args!("\x1b[{code}m{msg}\x1b[0m"));
         } else {
-            let _ = write!(out, "{msg}");
+            write_out(format_args!("{msg}"));
         }
-        let _ = out.flush();
     }
 
     pub fn info(&self, msg: &str) {
@@ -210,10 +234,17 @@ impl Ctx {
     /// Connects to a node given on the command line, printing redis-cli's error.
     pub fn connect_node(&self, ip: &str, port: u16) -> Option<Node> {
         let mut n = Node::new(ip, port);
-        match n.connect(&self.auth) {
-            Ok(()) => Some(n),
-            Err(e) => {
+        match Link::connect_checked(ip, port, &self.auth) {
+            Ok(l) => {
+                n.link = Some(l);
+                Some(n)
+            }
+            Err(node::ConnectError::Io(e)) => {
                 eprintln!("Could not connect to Redis at {ip}:{port}: {e}");
+                None
+            }
+            Err(node::ConnectError::Auth(e)) => {
+                self.err(&format!("Node {ip}:{port} replied with error:\n{e}"));
                 None
             }
         }
@@ -225,7 +256,7 @@ impl Ctx {
         if self.cmd.yes {
             return true;
         }
-        print!("{question} (type 'yes' to accept): ");
+        out!("{question} (type 'yes' to accept): ");
         let _ = std::io::stdout().flush();
         let mut line = String::new();
         if std::io::stdin().read_line(&mut line).is_err() {
@@ -389,7 +420,7 @@ pub fn run(cmd: ClusterCommand, auth: Auth) -> i32 {
         "down" => local::down(&ctx),
         _ => {
             // redis-cli exits with status 1 after its help, too.
-            print!("{}", HELP);
+            out!("{}", HELP);
             false
         }
     };
@@ -404,7 +435,7 @@ pub fn run(cmd: ClusterCommand, auth: Auth) -> i32 {
 pub fn wait_for_join(ctx: &Ctx, cluster: &mut Cluster) {
     use std::io::Write;
     let _ = ctx;
-    println!("Waiting for the cluster to join");
+    outln!("Waiting for the cluster to join");
     let start = std::time::Instant::now();
     let mut dots = 0u64;
     loop {
@@ -413,13 +444,13 @@ pub fn wait_for_join(ctx: &Ctx, cluster: &mut Cluster) {
         }
         let due = start.elapsed().as_secs() + 1;
         while dots < due {
-            print!(".");
+            out!(".");
             dots += 1;
         }
         let _ = std::io::stdout().flush();
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    println!();
+    outln!();
 }
 
 /// Reconnects to one node by address (used after a plan changes roles).

@@ -21,10 +21,16 @@ pub struct Link {
 }
 
 impl Link {
-    /// Connects and authenticates. The error is redis-cli's text after "Could not connect to
-    /// Redis at host:port: ".
+    /// Connects and authenticates; see [`Link::connect_checked`] for which step failed.
     pub fn connect(host: &str, port: u16, auth: &Auth) -> Result<Link, String> {
-        let stream = TcpStream::connect((host, port)).map_err(|e| io_text(&e))?;
+        Self::connect_checked(host, port, auth).map_err(|e| match e {
+            ConnectError::Io(m) | ConnectError::Auth(m) => m,
+        })
+    }
+
+    /// Connects and authenticates.
+    pub fn connect_checked(host: &str, port: u16, auth: &Auth) -> Result<Link, ConnectError> {
+        let stream = TcpStream::connect((host, port)).map_err(|e| ConnectError::Io(io_text(&e)))?;
         let _ = stream.set_nodelay(true);
         let mut link = Link {
             stream,
@@ -35,9 +41,9 @@ impl Link {
             args.extend(auth.user.clone());
             args.push(pass.clone());
             match link.cmd(&args) {
-                Ok(Frame::Error(e)) => return Err(e),
+                Ok(Frame::Error(e)) => return Err(ConnectError::Auth(e)),
                 Ok(_) => {}
-                Err(e) => return Err(io_text(&e)),
+                Err(e) => return Err(ConnectError::Io(io_text(&e))),
             }
         }
         Ok(link)
@@ -96,6 +102,15 @@ impl Link {
             Err(e) => Err(io_text(&e)),
         }
     }
+}
+
+/// Why [`Link::connect_checked`] failed.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// Connecting failed (redis-cli: "Could not connect to Redis at ...").
+    Io(String),
+    /// AUTH got an error reply (redis-cli: "Node ... replied with error: ...").
+    Auth(String),
 }
 
 /// `strerror`-like text for connection failures, as redis-cli prints them.

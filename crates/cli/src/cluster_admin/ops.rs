@@ -36,7 +36,7 @@ pub fn add_node(ctx: &Ctx) -> bool {
         } else {
             master = c.masters().min_by_key(|(_, n)| n.replicas_count).map(|(i, _)| i);
             match master {
-                Some(i) => println!("Automatically selected master {}", c.nodes[i].addr()),
+                Some(i) => outln!("Automatically selected master {}", c.nodes[i].addr()),
                 None => {
                     ctx.err("[ERR] Can't find any master to attach the replica to");
                     return false;
@@ -219,7 +219,7 @@ pub fn call(ctx: &Ctx) -> bool {
         return false;
     };
     ctx.log(super::Level::Info, ">>> Calling");
-    println!(" {}", command.join(" "));
+    outln!(" {}", command.join(" "));
     for n in &mut c.nodes {
         if ctx.cmd.only_masters && !n.is_master() {
             continue;
@@ -229,8 +229,8 @@ pub fn call(ctx: &Ctx) -> bool {
         }
         let addr = n.addr();
         match n.link().cmd(&command) {
-            Ok(f) => println!("{addr}: {}", raw(&f)),
-            Err(_) => println!("{addr}: Failed!"),
+            Ok(f) => outln!("{addr}: {}", raw(&f)),
+            Err(_) => outln!("{addr}: Failed!"),
         }
     }
     true

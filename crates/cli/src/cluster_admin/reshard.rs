@@ -100,7 +100,7 @@ pub fn migrate_keys(
             }
         }
         if dots {
-            print!("{}", ".".repeat(keys.len()));
+            out!("{}", ".".repeat(keys.len()));
             let _ = std::io::stdout().flush();
         }
     }
@@ -174,7 +174,7 @@ fn plan(c: &Cluster, sources: &[usize], count: usize) -> Vec<(u16, usize)> {
 }
 
 fn prompt(question: &str) -> Option<String> {
-    print!("{question}");
+    out!("{question}");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     match std::io::stdin().read_line(&mut line) {
@@ -230,9 +230,9 @@ pub fn reshard_cmd(ctx: &Ctx) -> bool {
     let from_list: Vec<String> = match &ctx.cmd.from {
         Some(f) => f.split(',').map(str::to_string).collect(),
         None => {
-            println!("Please enter all the source node IDs.");
-            println!("  Type 'all' to use all the nodes as source nodes for the hash slots.");
-            println!("  Type 'done' once you entered all the source nodes IDs.");
+            outln!("Please enter all the source node IDs.");
+            outln!("  Type 'all' to use all the nodes as source nodes for the hash slots.");
+            outln!("  Type 'done' once you entered all the source nodes IDs.");
             let mut v = Vec::new();
             loop {
                 let Some(a) = prompt(&format!("Source node #{}: ", v.len() + 1)) else {
@@ -277,17 +277,17 @@ pub fn reshard_cmd(ctx: &Ctx) -> bool {
         ctx.err("*** No source nodes given, operation aborted.");
         return false;
     }
-    println!("\nReady to move {count} slots.");
-    println!("  Source nodes:");
+    outln!("\nReady to move {count} slots.");
+    outln!("  Source nodes:");
     for &s in &sources {
-        println!("{}", c.nodes[s].info(4));
+        outln!("{}", c.nodes[s].info(4));
     }
-    println!("  Destination node:");
-    println!("{}", c.nodes[target].info(4));
-    println!("  Resharding plan:");
+    outln!("  Destination node:");
+    outln!("{}", c.nodes[target].info(4));
+    outln!("  Resharding plan:");
     let moves = plan(&c, &sources, count);
     for (slot, src) in &moves {
-        println!("    Moving slot {slot} from {}", c.nodes[*src].name);
+        outln!("    Moving slot {slot} from {}", c.nodes[*src].name);
     }
     if !ctx.cmd.yes {
         let Some(a) = prompt("Do you want to proceed with the proposed reshard plan (yes/no)? ") else {
@@ -306,11 +306,11 @@ pub fn reshard_cmd(ctx: &Ctx) -> bool {
             c.nodes[target].addr()
         );
         bar.suspend(|| {
-            print!("{line}");
+            out!("{line}");
             let _ = std::io::stdout().flush();
         });
         let r = bar.suspend(|| move_slot(ctx, &mut c, src, target, slot, &opts, true));
-        println!();
+        outln!();
         if let Err(e) = r {
             bar.abandon();
             ctx.err(&format!("[ERR] {e}"));
@@ -417,7 +417,7 @@ pub fn rebalance_cmd(ctx: &Ctx) -> bool {
         let (dst, src) = (order[d], order[s]);
         let n = balance[dst].unsigned_abs().min(balance[src].unsigned_abs()) as usize;
         if n > 0 {
-            println!(
+            outln!(
                 "Moving {n} slots from {} to {}",
                 c.nodes[src].addr(),
                 c.nodes[dst].addr()
@@ -426,15 +426,15 @@ pub fn rebalance_cmd(ctx: &Ctx) -> bool {
             for (slot, from) in moves {
                 if !ctx.cmd.simulate {
                     if let Err(e) = move_slot(ctx, &mut c, from, dst, slot, &opts, false) {
-                        println!();
+                        outln!();
                         ctx.err(&format!("[ERR] {e}"));
                         return false;
                     }
                 }
-                print!("#");
+                out!("#");
                 let _ = std::io::stdout().flush();
             }
-            println!();
+            outln!();
         }
         balance[dst] += n as i64;
         balance[src] -= n as i64;
