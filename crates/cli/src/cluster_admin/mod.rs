@@ -505,3 +505,63 @@ Cluster Manager Options:
   --cluster-yes  Automatic yes to cluster commands prompts
 
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn extract_splits_cluster_arguments_like_redis_cli() {
+        let (rest, cmd) = extract(os(&[
+            "cli",
+            "-a",
+            "pw",
+            "--cluster",
+            "create",
+            "h:1",
+            "h:2",
+            "--cluster-replicas",
+            "1",
+            "--cluster-yes",
+            "--user",
+            "u",
+        ]));
+        let cmd = cmd.unwrap().unwrap();
+        assert_eq!(cmd.name, "create");
+        assert_eq!(cmd.args, vec!["h:1", "h:2"]);
+        assert_eq!(cmd.replicas, Some(1));
+        assert!(cmd.yes);
+        assert_eq!(rest, os(&["cli", "-a", "pw", "--user", "u"]));
+        let (_, cmd) = extract(os(&[
+            "cli",
+            "--cluster",
+            "up",
+            "4",
+            "--port",
+            "8000",
+            "--dir",
+            "d",
+        ]));
+        let cmd = cmd.unwrap().unwrap();
+        assert_eq!((cmd.port, cmd.dir.as_deref()), (Some(8000), Some("d")));
+        assert_eq!(cmd.args, vec!["4"]);
+        let (rest, cmd) = extract(os(&["cli", "get", "k"]));
+        assert!(cmd.is_none());
+        assert_eq!(rest.len(), 3);
+        let (_, cmd) = extract(os(&["cli", "--cluster", "reshard", "h:1", "--cluster-from"]));
+        assert!(cmd.unwrap().is_err());
+    }
+
+    #[test]
+    fn addresses() {
+        let a = |v: &[&str]| parse_addr(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(a(&["h:7000"]), Some(("h".into(), 7000, 1)));
+        assert_eq!(a(&["h", "7000"]), Some(("h".into(), 7000, 2)));
+        assert_eq!(a(&["::1:7000"]), Some(("::1".into(), 7000, 1)));
+        assert_eq!(a(&["h:x"]), None);
+    }
+}

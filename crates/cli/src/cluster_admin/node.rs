@@ -413,3 +413,38 @@ pub fn config_signature(link: &mut Link) -> Option<String> {
     parts.sort();
     Some(parts.join("|"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_cluster_nodes_line_with_open_slots() {
+        let l = NodeLine::parse(
+            "abc 127.0.0.1:7000@17000,host myself,master - 0 0 1 connected 0-2 5 [6->-def] [7-<-ghi]",
+        )
+        .unwrap();
+        assert!(l.myself);
+        assert_eq!(l.flags, vec!["master"]);
+        assert_eq!(
+            (l.ip.as_str(), l.port, l.bus_port),
+            ("127.0.0.1", 7000, Some(17000))
+        );
+        assert_eq!(l.slots, vec![0, 1, 2, 5]);
+        assert_eq!(l.migrating.get(&6).map(String::as_str), Some("def"));
+        assert_eq!(l.importing.get(&7).map(String::as_str), Some("ghi"));
+        let r = NodeLine::parse("x 127.0.0.1:7003@17003 slave abc 0 0 1 connected").unwrap();
+        assert_eq!(r.master.as_deref(), Some("abc"));
+        assert!(NodeLine::parse("garbage").is_none());
+    }
+
+    #[test]
+    fn slots_string_as_redis_cli() {
+        let mut n = Node::new("h", 1);
+        n.add_slots(0, 5460);
+        n.add_slots(6000, 6000);
+        assert_eq!(n.slots_string(), "[0-5460],[6000]");
+        assert_eq!(n.slots_count, 5462);
+        assert_eq!(slot_ranges(&[true; 4]), vec![(0, 3)]);
+    }
+}
