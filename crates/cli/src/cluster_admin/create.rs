@@ -260,6 +260,10 @@ fn score(nodes: &[Node], masters: &[usize]) -> (u64, Vec<usize>) {
 /// redis-cli, swaps that do not improve the score are not taken, so the plan is
 /// reproducible.
 fn optimize_anti_affinity(ctx: &Ctx, nodes: &mut [Node], masters: &[usize]) {
+    // A plan that is already perfect is left alone, silently (as redis-cli does).
+    if score(nodes, masters).0 == 0 {
+        return;
+    }
     ctx.info(">>> Trying to optimize slaves allocation for anti-affinity");
     let replicas: Vec<usize> = (0..nodes.len())
         .filter(|&i| nodes[i].replicate.is_some())
