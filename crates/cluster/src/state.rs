@@ -971,18 +971,21 @@ impl ClusterState {
         self.state_ok = ok;
     }
 
-    /// Bumps the current epoch and gives it to this node if it is not already the only
-    /// holder of the highest config epoch (CLUSTER BUMPEPOCH). Returns (bumped, epoch).
+    /// Gives this node a new config epoch without agreement from the others, unless its
+    /// epoch is already the greatest one known (the greatest config epoch of any node, or
+    /// the current epoch if that is greater): CLUSTER BUMPEPOCH, and SETSLOT NODE when an
+    /// imported slot is taken over. An equal epoch held by another node is left to the
+    /// collision resolution. Returns (bumped, epoch).
     pub fn bump_epoch(&mut self) -> (bool, Epoch) {
         let my = self.me().config_epoch;
-        let max_other = self
+        let max = self
             .nodes
             .values()
-            .filter(|n| n.id != self.myself)
             .map(|n| n.config_epoch)
             .max()
-            .unwrap_or(0);
-        if my == 0 || my <= max_other {
+            .unwrap_or(0)
+            .max(self.current_epoch);
+        if my == 0 || my != max {
             self.current_epoch += 1;
             let e = self.current_epoch;
             self.me_mut().config_epoch = e;
