@@ -3,6 +3,8 @@
 //! (steps 1–3): every node reports `cluster_state:ok` and agrees on the topology, MOVED
 //! redirects, READONLY on replicas, and `redis-cli -c` following redirects.
 
+mod migrate;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
