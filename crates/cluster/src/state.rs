@@ -1135,4 +1135,24 @@ mod tests {
         b.update_state(1000);
         assert!(a.state_ok && b.state_ok);
     }
+
+    #[test]
+    fn bump_epoch_only_when_not_already_the_greatest() {
+        let mut a = node(7000);
+        let other = NodeId::random();
+        a.nodes.insert(other, Node::new(other, flags::MASTER, 0));
+        // Epoch 0 always bumps.
+        assert_eq!(a.bump_epoch(), (true, 1));
+        // Already the greatest: stays.
+        assert_eq!(a.bump_epoch(), (false, 1));
+        // Another node holds the same epoch: left to the collision resolution.
+        a.nodes.get_mut(&other).unwrap().config_epoch = 1;
+        assert_eq!(a.bump_epoch(), (false, 1));
+        // A greater epoch elsewhere, or a greater current epoch: bump past it.
+        a.nodes.get_mut(&other).unwrap().config_epoch = 5;
+        a.current_epoch = 5;
+        assert_eq!(a.bump_epoch(), (true, 6));
+        a.current_epoch = 9;
+        assert_eq!(a.bump_epoch(), (true, 10));
+    }
 }
