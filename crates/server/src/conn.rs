@@ -98,6 +98,8 @@ struct Session<'a> {
 enum Step {
     Continue,
     Close,
+    /// The connection became a replica's feed, from this offset.
+    ReplicaStream(u64),
 }
 
 impl Session<'_> {
@@ -124,15 +126,42 @@ impl Session<'_> {
                     }
                 }
             }
-            let proto_err = self.parse_pending();
-            if let Step::Close = self.run_pending(conn).await {
-                let _ = self.flush().await;
-                return;
-            }
-            if let Some(e) = proto_err {
-                self.out.error(&format!("ERR {e}"));
-                let _ = self.flush().await;
-                return;
+            loop {
+                // Before AUTH, Redis's tighter request limits apply, and whether they still
+                // do after a request depends on running it: parse one request at a time.
+                let unauth = !conn.authenticated;
+                self.parser.set_unauthenticated(unauth);
+                let proto_err = self.parse_pending(unauth);
+                let parsed = !self.pending.is_empty();
+                match self.run_pending(conn).await {
+                    Step::Continue => {}
+                    Step::Close => {
+                        let _ = self.flush().await;
+                        return;
+                    }
+                    Step::ReplicaStream(from) => {
+                        if self.flush().await.is_ok() {
+                            let inbuf = std::mem::take(&mut self.inbuf);
+                            crate::replication::master::serve_replica(
+                                self.shared,
+                                &mut self.stream,
+                                inbuf,
+                                conn,
+                                from,
+                            )
+                            .await;
+                        }
+                        return;
+                    }
+                }
+                if let Some(e) = proto_err {
+                    self.out.error(&format!("ERR {e}"));
+                    let _ = self.flush().await;
+                    return;
+                }
+                if !(unauth && parsed && !self.inbuf.is_empty()) {
+                    break;
+                }
             }
             if self.flush().await.is_err() {
                 return;
@@ -140,11 +169,16 @@ impl Session<'_> {
         }
     }
 
-    /// Parses every complete request in the input buffer.
-    fn parse_pending(&mut self) -> Option<ProtocolError> {
+    /// Parses every complete request in the input buffer (only the first if `one`).
+    fn parse_pending(&mut self, one: bool) -> Option<ProtocolError> {
         loop {
             match self.parser.next(&mut self.inbuf) {
-                Ok(Some(args)) => self.pending.push_back(args),
+                Ok(Some(args)) => {
+                    self.pending.push_back(args);
+                    if one {
+                        return None;
+                    }
+                }
                 Ok(None) => return None,
                 Err(e) => return Some(e),
             }
@@ -159,7 +193,15 @@ impl Session<'_> {
                 let mut core = self.shared.core.lock();
                 let mut action = None;
                 while let Some(args) = self.pending.pop_front() {
+                    // A command that blocked and is run again after a wake-up.
+                    let retry = self.block_deadline.is_some();
+                    if retry {
+                        conn.handle.info.lock().reprocessing = true;
+                    }
                     exec::call(&mut core, conn, self.shared, &mut self.out, &args, now);
+                    if retry {
+                        conn.handle.info.lock().reprocessing = false;
+                    }
                     if let Some(a) = conn.action.take() {
                         if let Action::Block(b) = &a {
                             let deadline = *self.block_deadline.get_or_insert(b.deadline_ms);
@@ -215,6 +257,25 @@ impl Session<'_> {
                     // Large values are freed after the lock is released.
                     drop(dropped);
                 }
+                Some(Action::StartReplicaStream { from }) => return Step::ReplicaStream(from),
+                Some(Action::WaitReplicas {
+                    offset,
+                    num,
+                    deadline_ms,
+                }) => {
+                    if self.flush().await.is_err() {
+                        return Step::Close;
+                    }
+                    let n = crate::replication::wait_for_acks(
+                        self.shared,
+                        &conn.handle,
+                        offset,
+                        num,
+                        deadline_ms,
+                    )
+                    .await;
+                    self.out.int(n as i64);
+                }
                 Some(Action::Block(b)) => {
                     if self.flush().await.is_err() {
                         return Step::Close;
@@ -255,7 +316,7 @@ impl Session<'_> {
                         Ok(0) | Err(_) => break Step::Close,
                         Ok(_) => {
                             // More pipelined requests: queue them behind the blocked one.
-                            if let Some(e) = self.parse_pending() {
+                            if let Some(e) = self.parse_pending(false) {
                                 self.out.error(&format!("ERR {e}"));
                                 break Step::Close;
                             }
@@ -289,6 +350,12 @@ impl Session<'_> {
                 self.out.push_len(4);
                 self.out.bulk(b"pmessage");
                 self.out.bulk(&p);
+                self.out.bulk(&channel);
+                self.out.bulk(&payload);
+            }
+            PushMsg::ShardMessage { channel, payload } => {
+                self.out.push_len(3);
+                self.out.bulk(b"smessage");
                 self.out.bulk(&channel);
                 self.out.bulk(&payload);
             }
@@ -360,6 +427,7 @@ fn cleanup(shared: &Shared, conn: &mut ConnState) {
         let mut core = shared.core.lock();
         crate::cmds::multi::unwatch_all(&mut core.rest, conn);
         crate::cmds::pubsub::unsubscribe_all(&mut core.rest, conn);
+        crate::replication::on_disconnect(&mut core.rest, conn.id);
         if !core.rest.blocked.is_empty() {
             core.rest.blocked.retain(|_, waiters| {
                 waiters.retain(|w| w.client_id != conn.id);

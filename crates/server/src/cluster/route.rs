@@ -45,6 +45,7 @@ pub fn check(
         }
     }
     let is_write = spec.has(flags::WRITE);
+    let shard_pubsub = matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish");
     let Some(owner) = view.owner(slot) else {
         return Err(CmdError::Raw("CLUSTERDOWN Hash slot not served".into()));
     };
@@ -55,7 +56,8 @@ pub fn check(
     };
     let importing = view.importing.contains_key(&slot);
     let (mut missing, mut existing) = (0usize, 0usize);
-    if migrating_to.is_some() || importing {
+    // Shard channels are not keys: they stay served here until the slot is closed.
+    if (migrating_to.is_some() || importing) && !shard_pubsub {
         let now = crate::log::now_ms();
         let db = &mut core.ks.dbs[0];
         for &p in &positions {
@@ -66,7 +68,12 @@ pub fn check(
             }
         }
     }
-    if !view.state_ok {
+    let pubsub_when_down = shard_pubsub
+        && shared
+            .config
+            .read()
+            .get_bool("cluster-allow-pubsubshard-when-down");
+    if !view.state_ok && !pubsub_when_down {
         let reads_ok = shared.config.read().get_bool("cluster-allow-reads-when-down");
         if !reads_ok {
             return Err(CmdError::Raw("CLUSTERDOWN The cluster is down".into()));
@@ -99,7 +106,7 @@ pub fn check(
     if owner.id == view.myself {
         return Ok(());
     }
-    if conn.readonly && !is_write && view.is_replica && view.my_master == Some(owner.id) {
+    if (conn.readonly || shard_pubsub) && !is_write && view.is_replica && view.my_master == Some(owner.id) {
         return Ok(());
     }
     Err(CmdError::Raw(format!("MOVED {slot} {}", owner.addr)))
