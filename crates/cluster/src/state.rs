@@ -536,6 +536,9 @@ impl ClusterState {
             fx.push(Effect::Reply(pong));
         }
 
+        // The node our outbound link points at; a completed handshake renames it, and the
+        // PONG that completed it still counts as the answer to our PING (as in Redis).
+        let mut outbound = link.outbound;
         if let Some(out) = link.outbound {
             let is_handshake = self.nodes.get(&out).is_some_and(|n| n.is(flags::HANDSHAKE));
             if is_handshake {
@@ -557,6 +560,7 @@ impl ClusterState {
                         flags::MASTER
                     };
                     self.nodes.insert(h.sender, n);
+                    outbound = Some(h.sender);
                     fx.push(Effect::Rename {
                         from: out,
                         to: h.sender,
@@ -584,7 +588,7 @@ impl ClusterState {
         }
 
         // Address updates from the node itself (inbound PING).
-        if h.msg_type == MsgType::Ping && link.outbound.is_none() {
+        if h.msg_type == MsgType::Ping && outbound.is_none() {
             let ip = if h.myip.is_empty() {
                 link.peer_ip.clone()
             } else {
@@ -601,7 +605,7 @@ impl ClusterState {
             }
         }
 
-        if link.outbound == Some(h.sender) && h.msg_type == MsgType::Pong {
+        if outbound == Some(h.sender) && h.msg_type == MsgType::Pong {
             let n = self.nodes.get_mut(&h.sender).expect("known sender");
             n.pong_received = now;
             n.ping_sent = 0;
@@ -977,18 +981,21 @@ impl ClusterState {
         self.state_ok = ok;
     }
 
-    /// Bumps the current epoch and gives it to this node if it is not already the only
-    /// holder of the highest config epoch (CLUSTER BUMPEPOCH). Returns (bumped, epoch).
+    /// Gives this node a new config epoch without agreement from the others, unless its
+    /// epoch is already the greatest one known (the greatest config epoch of any node, or
+    /// the current epoch if that is greater): CLUSTER BUMPEPOCH, and SETSLOT NODE when an
+    /// imported slot is taken over. An equal epoch held by another node is left to the
+    /// collision resolution. Returns (bumped, epoch).
     pub fn bump_epoch(&mut self) -> (bool, Epoch) {
         let my = self.me().config_epoch;
-        let max_other = self
+        let max = self
             .nodes
             .values()
-            .filter(|n| n.id != self.myself)
             .map(|n| n.config_epoch)
             .max()
-            .unwrap_or(0);
-        if my == 0 || my <= max_other {
+            .unwrap_or(0)
+            .max(self.current_epoch);
+        if my == 0 || my != max {
             self.current_epoch += 1;
             let e = self.current_epoch;
             self.me_mut().config_epoch = e;
@@ -1146,5 +1153,25 @@ mod tests {
         a.update_state(1000);
         b.update_state(1000);
         assert!(a.state_ok && b.state_ok);
+    }
+
+    #[test]
+    fn bump_epoch_only_when_not_already_the_greatest() {
+        let mut a = node(7000);
+        let other = NodeId::random();
+        a.nodes.insert(other, Node::new(other, flags::MASTER, 0));
+        // Epoch 0 always bumps.
+        assert_eq!(a.bump_epoch(), (true, 1));
+        // Already the greatest: stays.
+        assert_eq!(a.bump_epoch(), (false, 1));
+        // Another node holds the same epoch: left to the collision resolution.
+        a.nodes.get_mut(&other).unwrap().config_epoch = 1;
+        assert_eq!(a.bump_epoch(), (false, 1));
+        // A greater epoch elsewhere, or a greater current epoch: bump past it.
+        a.nodes.get_mut(&other).unwrap().config_epoch = 5;
+        a.current_epoch = 5;
+        assert_eq!(a.bump_epoch(), (true, 6));
+        a.current_epoch = 9;
+        assert_eq!(a.bump_epoch(), (true, 10));
     }
 }

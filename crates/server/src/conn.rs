@@ -247,6 +247,17 @@ impl Session<'_> {
                     self.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
                 }
                 Some(Action::None) => {}
+                Some(Action::Migrate(job)) => {
+                    // The network part runs without the lock; a disconnect of this client
+                    // does not interrupt it, so the outcome is always applied.
+                    let outcome = crate::cmds::migrate::transfer(self.shared, &job).await;
+                    let dropped = {
+                        let mut core = self.shared.core.lock();
+                        crate::cmds::migrate::finish(&mut core, &job, &outcome, &mut self.out)
+                    };
+                    // Large values are freed after the lock is released.
+                    drop(dropped);
+                }
                 Some(Action::StartReplicaStream { from }) => return Step::ReplicaStream(from),
                 Some(Action::WaitReplicas {
                     offset,

@@ -46,6 +46,7 @@ pub async fn run(shared: Arc<Shared>) {
                 last_ops = (now, total);
             }
         }
+        crate::cmds::migrate::expire_sockets(&shared);
         let timeout_s = shared.config.read().get_int("timeout");
         if timeout_s > 0 {
             for c in shared.client_list() {

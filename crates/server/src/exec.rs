@@ -32,6 +32,9 @@ pub enum Action {
     },
     /// Stop the server (SHUTDOWN); `save` is the NOSAVE/SAVE override.
     Shutdown { save: Option<bool> },
+    /// Transfer keys to another node outside the lock, then finish under it and reply
+    /// (MIGRATE; see `cmds::migrate`).
+    Migrate(Box<crate::cmds::migrate::MigrateJob>),
     /// Sleep outside the lock? No: DEBUG SLEEP sleeps inside, like Redis; this is for
     /// `CLIENT PAUSE`-style waits in the future.
     None,
@@ -156,6 +159,10 @@ pub fn call(
 ) {
     let mark = out.len();
     call_inner(core, conn, shared, out, args, now_ms);
+    // ASKING lasts for one command, or for a whole transaction (Redis's resetClient).
+    if conn.asking && conn.multi.is_none() && !args[0].eq_ignore_ascii_case(b"asking") {
+        conn.asking = false;
+    }
     if !conn.reply.is_on() {
         conn.reply.after_command(out, mark);
     }
@@ -191,11 +198,7 @@ fn call_inner(
         return;
     }
     if !conn.obey && shared.cluster.get().is_some() {
-        let routed = crate::cluster::route::check(shared, core, conn, spec, args);
-        if spec.name != "asking" {
-            conn.asking = false;
-        }
-        if let Err(e) = routed {
+        if let Err(e) = crate::cluster::route::check(shared, core, conn, spec, args) {
             if let Some(m) = conn.multi.as_mut() {
                 m.errored = true;
             }
@@ -231,6 +234,14 @@ fn call_inner(
         }
         out.simple("QUEUED");
         return;
+    }
+    if !core.rest.migrating_keys.is_empty() {
+        // A MIGRATE is transferring keys this command may write: run it after the
+        // transfer, as if it had arrived after MIGRATE.
+        if let Some(keys) = crate::cmds::migrate::in_flight_conflict(&core.rest, shared, conn, spec, args) {
+            conn.action = Some(Action::Block(BlockOn { keys, deadline_ms: 0 }));
+            return;
+        }
     }
     execute(
         &mut core.ks,

@@ -73,6 +73,7 @@ pub fn build_shared(config: Config, port: u16) -> Arc<Shared> {
         active_expire: AtomicBool::new(true),
         cluster: std::sync::OnceLock::new(),
         weak_self: std::sync::OnceLock::new(),
+        migrate_sockets: Mutex::default(),
         executable: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),

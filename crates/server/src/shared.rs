@@ -133,6 +133,9 @@ pub struct CoreRest {
     pub used_memory_peak: u64,
     /// Cached `latency-monitor-threshold` (ms; 0 disables the latency monitor).
     pub latency_threshold_ms: i64,
+    /// Keys a MIGRATE is transferring, (db, key) → number of MIGRATEs: commands that may
+    /// write them wait until the transfer is over (`cmds::migrate`).
+    pub migrating_keys: HashMap<(usize, Key), u32>,
 }
 
 impl CoreRest {
@@ -235,6 +238,9 @@ pub struct Shared {
     pub executable: String,
     /// The cluster side, when `cluster-enabled yes`.
     pub cluster: std::sync::OnceLock<Arc<crate::cluster::ClusterShell>>,
+    /// Idle MIGRATE connections to targets, by `host:port`; taken out while in use, so
+    /// this lock is held only to take or return one (`cmds::migrate`).
+    pub migrate_sockets: Mutex<crate::cmds::migrate::SocketCache>,
     /// A weak handle to this very value, for work that must outlive a borrowed call.
     pub weak_self: std::sync::OnceLock<std::sync::Weak<Shared>>,
 }

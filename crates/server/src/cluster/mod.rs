@@ -303,26 +303,37 @@ pub fn apply_effects(
                 message,
                 shard,
             } => {
-                let core = shared.core.lock();
-                let (channel, message) = (bytes::Bytes::from(channel), bytes::Bytes::from(message));
-                if shard {
-                    crate::cmds::pubsub::publish_shard_local(&core.rest, &channel, &message);
-                } else {
-                    crate::cmds::pubsub::publish_local(&core.rest, &channel, &message);
-                }
+                // Not under the cluster-state lock: commands take the core lock first and
+                // the state lock second, so this must not nest them the other way round.
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let core = shared.core.lock();
+                    let (channel, message) = (bytes::Bytes::from(channel), bytes::Bytes::from(message));
+                    if shard {
+                        crate::cmds::pubsub::publish_shard_local(&core.rest, &channel, &message);
+                    } else {
+                        crate::cmds::pubsub::publish_local(&core.rest, &channel, &message);
+                    }
+                });
             }
             Effect::DropSlotKeys(slots) => {
+                // Commands take the core lock before the cluster state lock (CLUSTER
+                // SETSLOT, ...), and this runs under the state lock: take the core lock on
+                // a task of its own, never nested, or the two orders deadlock.
                 let slots: std::collections::HashSet<u16> = slots.iter().map(|s| s.get()).collect();
-                let mut core = shared.core.lock();
-                let now = now_ms();
-                let keys: Vec<slotkv_keyspace::Key> = core.ks.dbs[0]
-                    .iter(now)
-                    .filter(|(k, _)| slots.contains(&slotkv_keyslot::key_slot(k).get()))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for k in keys {
-                    core.ks.dbs[0].remove(&k);
-                }
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let mut core = shared.core.lock();
+                    let now = now_ms();
+                    let keys: Vec<slotkv_keyspace::Key> = core.ks.dbs[0]
+                        .iter(now)
+                        .filter(|(k, _)| slots.contains(&slotkv_keyslot::key_slot(k).get()))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in keys {
+                        core.ks.dbs[0].remove(&k);
+                    }
+                });
             }
         }
     }

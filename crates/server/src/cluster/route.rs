@@ -28,25 +28,46 @@ pub fn check(
         return Ok(());
     }
     let view = shell.view.load();
-    let mut slot = None;
-    for &p in &positions {
-        let s = key_slot(&args[p]).get();
-        match slot {
-            None => slot = Some(s),
-            Some(prev) if prev != s => {
+    // All keys in one slot; `multiple_keys` only counts distinct keys (Redis's rule for
+    // TRYAGAIN on the importing side).
+    let first = &args[positions[0]];
+    let slot = key_slot(first).get();
+    let mut multiple_keys = false;
+    for &p in &positions[1..] {
+        let k = &args[p];
+        if k != first {
+            if key_slot(k).get() != slot {
                 return Err(CmdError::Raw(
                     "CROSSSLOT Keys in request don't hash to the same slot".into(),
                 ));
             }
-            _ => {}
+            multiple_keys = true;
         }
     }
-    let Some(slot) = slot else { return Ok(()) };
     let is_write = spec.has(flags::WRITE);
     let shard_pubsub = matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish");
     let Some(owner) = view.owner(slot) else {
         return Err(CmdError::Raw("CLUSTERDOWN Hash slot not served".into()));
     };
+    let migrating_to = if owner.id == view.myself {
+        view.migrating.get(&slot)
+    } else {
+        None
+    };
+    let importing = view.importing.contains_key(&slot);
+    let (mut missing, mut existing) = (0usize, 0usize);
+    // Shard channels are not keys: they stay served here until the slot is closed.
+    if (migrating_to.is_some() || importing) && !shard_pubsub {
+        let now = crate::log::now_ms();
+        let db = &mut core.ks.dbs[0];
+        for &p in &positions {
+            if db.exists(&args[p], now) {
+                existing += 1;
+            } else {
+                missing += 1;
+            }
+        }
+    }
     let pubsub_when_down = shard_pubsub
         && shared
             .config
@@ -63,39 +84,36 @@ pub fn check(
             ));
         }
     }
-    if owner.id == view.myself {
-        if let Some(target) = view.migrating.get(&slot) {
-            // Keys still here are served here; missing ones are asked for on the target.
-            let now = crate::log::now_ms();
-            let db = &mut core.ks.dbs[0];
-            let missing = positions.iter().filter(|&&p| !db.exists(&args[p], now)).count();
-            if missing > 0 {
-                if missing < positions.len() {
-                    return Err(CmdError::Raw(
-                        "TRYAGAIN Multiple keys request during rehashing of slot".into(),
-                    ));
-                }
-                return Err(CmdError::Raw(format!("ASK {slot} {}", target.addr)));
+    // MIGRATE moves keys freely while the slot is open, in either direction.
+    if (migrating_to.is_some() || importing) && spec.name == "migrate" {
+        return Ok(());
+    }
+    if let Some(target) = migrating_to {
+        // Keys still here are served here; missing ones are asked for on the target.
+        if missing > 0 {
+            if existing > 0 {
+                return Err(tryagain());
             }
+            return Err(CmdError::Raw(format!("ASK {slot} {}", target.addr)));
+        }
+    }
+    if importing && (conn.asking || spec.has(flags::ASKING)) {
+        if multiple_keys && missing > 0 {
+            return Err(tryagain());
         }
         return Ok(());
     }
-    if view.importing.contains_key(&slot) && (conn.asking || spec.has(flags::ASKING)) {
-        if positions.len() > 1 {
-            let now = crate::log::now_ms();
-            let db = &mut core.ks.dbs[0];
-            if positions.iter().any(|&p| !db.exists(&args[p], now)) {
-                return Err(CmdError::Raw(
-                    "TRYAGAIN Multiple keys request during rehashing of slot".into(),
-                ));
-            }
-        }
+    if owner.id == view.myself {
         return Ok(());
     }
     if (conn.readonly || shard_pubsub) && !is_write && view.is_replica && view.my_master == Some(owner.id) {
         return Ok(());
     }
     Err(CmdError::Raw(format!("MOVED {slot} {}", owner.addr)))
+}
+
+fn tryagain() -> CmdError {
+    CmdError::Raw("TRYAGAIN Multiple keys request during rehashing of slot".into())
 }
 
 /// Points replication at a master (`Some((ip, port))`) or stops it (`None`), as the

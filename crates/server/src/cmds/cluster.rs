@@ -347,6 +347,16 @@ fn lookup(st: &ClusterState, arg: &[u8]) -> Result<NodeId, CmdError> {
         .ok_or_else(|| CmdError::err(format!("Unknown node {}", String::from_utf8_lossy(arg))))
 }
 
+/// Like [`lookup`], with SETSLOT MIGRATING/IMPORTING's wording.
+fn known(st: &ClusterState, arg: &[u8]) -> Result<NodeId, CmdError> {
+    lookup(st, arg).map_err(|_| {
+        CmdError::err(format!(
+            "I don't know about node {}",
+            String::from_utf8_lossy(arg)
+        ))
+    })
+}
+
 fn forget(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let sh = shell(s)?;
     let mut st = sh.state.lock();
@@ -720,7 +730,7 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         if st.owners[slot.index()] != Some(me) {
             return Err(CmdError::err(format!("I'm not the owner of hash slot {slot}")));
         }
-        let id = lookup(&st, &args[4])?;
+        let id = known(&st, &args[4])?;
         if st.nodes[&id].is_replica() {
             return Err(CmdError::err("Target node is not a master"));
         }
@@ -731,7 +741,7 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
                 "I'm already the owner of hash slot {slot}"
             )));
         }
-        let id = lookup(&st, &args[4])?;
+        let id = known(&st, &args[4])?;
         if st.nodes[&id].is_replica() {
             return Err(CmdError::err("Target node is not a master"));
         }
@@ -745,22 +755,40 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(CmdError::err("Target node is not a master"));
         }
         let now = s.data.now_ms;
-        if st.owners[slot.index()] == Some(me) && id != me {
-            let has_keys = s.data.ks.dbs[0].iter(now).any(|(k, _)| key_slot(k) == slot);
-            if has_keys {
-                return Err(CmdError::err(format!(
-                    "Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
-                )));
-            }
+        let keys_in_slot = s.data.ks.dbs[0].iter(now).any(|(k, _)| key_slot(k) == slot);
+        let slot_was_mine = st.owners[slot.index()] == Some(me);
+        if slot_was_mine && id != me && keys_in_slot {
+            return Err(CmdError::err(format!(
+                "Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
+            )));
         }
-        if st.owners[slot.index()] == Some(me) && id != me {
+        // A migrating slot without keys left is closed by assigning it.
+        if !keys_in_slot {
             st.migrations.migrating.remove(&slot.get());
         }
-        let was_importing = st.migrations.importing.remove(&slot.get()).is_some();
         st.assign_slot(slot, Some(id));
-        if id == me && was_importing {
-            // Importing finished: take a new config epoch so the change wins everywhere.
-            let (_, _) = st.bump_epoch();
+        let allow_migration = s.shared.config.read().get_bool("cluster-allow-replica-migration");
+        if slot_was_mine && id != me && st.me().slots.is_empty() && allow_migration {
+            // A master left without slots follows the node that took its last one.
+            tracing::warn!("Configuration change detected. Reconfiguring myself as a replica of {id}");
+            st.set_my_master(id);
+            let (ip, port) = (st.nodes[&id].ip.clone(), st.nodes[&id].port);
+            changed(&sh, &mut st);
+            drop(st);
+            crate::cluster::route::start_replication(&shared_arc(s), Some((ip, port)));
+            s.data.out.ok();
+            return Ok(());
+        }
+        if id == me && st.migrations.importing.remove(&slot.get()).is_some() {
+            // The slot was migrated by hand: take a new config epoch so that this claim
+            // wins over the old owner's everywhere, and tell everyone right away.
+            if st.bump_epoch().0 {
+                tracing::warn!("configEpoch updated after importing slot");
+            }
+            changed(&sh, &mut st);
+            broadcast_pong(&sh, &mut st);
+            s.data.out.ok();
+            return Ok(());
         }
     } else {
         return Err(CmdError::err(
@@ -770,6 +798,15 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     changed(&sh, &mut st);
     s.data.out.ok();
     Ok(())
+}
+
+/// Sends a PONG with our new configuration to every node we have a link to.
+fn broadcast_pong(sh: &ClusterShell, st: &mut ClusterState) {
+    let targets: Vec<NodeId> = sh.links.lock().keys().copied().collect();
+    for id in targets {
+        let msg = st.build_ping(slotkv_cluster::message::MsgType::Pong, Some(id));
+        sh.send(id, slotkv_cluster::message::encode(&msg));
+    }
 }
 
 fn help(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {

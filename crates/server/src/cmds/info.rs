@@ -486,7 +486,11 @@ fn section(s: &mut SrvCtx<'_>, sec: &str, o: &mut String) {
             line!(o, "pubsubshard_channels:0");
             line!(o, "latest_fork_usec:0");
             line!(o, "total_forks:0");
-            line!(o, "migrate_cached_sockets:0");
+            line!(
+                o,
+                "migrate_cached_sockets:{}",
+                shared.migrate_sockets.lock().len()
+            );
             line!(o, "slave_expires_tracked_keys:0");
             line!(o, "active_defrag_hits:0");
             line!(o, "active_defrag_misses:0");

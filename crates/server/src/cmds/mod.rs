@@ -8,6 +8,7 @@ pub mod config_cmd;
 pub mod connection;
 pub mod debug;
 pub mod info;
+pub mod migrate;
 pub mod multi;
 pub mod persistence;
 pub mod pubsub;
@@ -31,6 +32,7 @@ pub fn specs() -> Vec<Spec> {
     v.extend(config_cmd::specs());
     v.extend(client::specs());
     v.extend(debug::specs());
+    v.extend(migrate::specs());
     v
 }
 

@@ -3,6 +3,8 @@
 //! (steps 1–3): every node reports `cluster_state:ok` and agrees on the topology, MOVED
 //! redirects, READONLY on replicas, and `redis-cli -c` following redirects.
 
+mod migrate;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -297,7 +299,10 @@ fn cluster_clients_redis_py_and_benchmark() {
     let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
     args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
     args.push("--cluster-yes".into());
-    let out = Command::new(slotkv_testkit::redis_cli_path()).args(&args).output().expect("redis-cli");
+    let out = Command::new(slotkv_testkit::redis_cli_path())
+        .args(&args)
+        .output()
+        .expect("redis-cli");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     for n in &nodes {
         let mut c = n.client();
@@ -319,7 +324,12 @@ assert p.execute() == [1] * 20
 assert rc.mget_nonatomic([f"k{i}" for i in range(3)]) == [b"0", b"1", b"2"]
 print("ok")
 "#;
-    let py = Command::new("python3").arg("-c").arg(script).arg(nodes[0].port().to_string()).output().expect("python3");
+    let py = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(nodes[0].port().to_string())
+        .output()
+        .expect("python3");
     assert_eq!(
         String::from_utf8_lossy(&py.stdout).trim(),
         "ok",
@@ -327,7 +337,16 @@ print("ok")
         String::from_utf8_lossy(&py.stderr)
     );
     let bench = Command::new(slotkv_testkit::find_program("redis-benchmark").expect("redis-benchmark"))
-        .args(["--cluster", "-p", &nodes[0].port().to_string(), "-t", "set,get", "-n", "2000", "-q"])
+        .args([
+            "--cluster",
+            "-p",
+            &nodes[0].port().to_string(),
+            "-t",
+            "set,get",
+            "-n",
+            "2000",
+            "-q",
+        ])
         .output()
         .expect("redis-benchmark");
     let text = String::from_utf8_lossy(&bench.stdout).to_string() + &String::from_utf8_lossy(&bench.stderr);
