@@ -106,6 +106,9 @@ pub struct ClusterShell {
     pub config_file: PathBuf,
     /// Keeps the advisory lock on nodes.conf for the life of the process.
     _lock: std::fs::File,
+    /// Client writes wait until this unix ms (a master paused for a manual failover).
+    /// Written by `apply_effects` under the state lock; read by every connection.
+    pub writes_paused_until: std::sync::atomic::AtomicI64,
     pub bus_port: u16,
 }
 
@@ -149,7 +152,40 @@ pub fn settings_from(shared_config: &slotkv_config::Config, port: u16, bus_port:
             p => p as u16,
         },
         replica_no_failover: shared_config.get_bool("cluster-replica-no-failover"),
+        replica_validity_factor: shared_config.get_int("cluster-replica-validity-factor"),
+        repl_ping_period_ms: shared_config
+            .get_int("repl-ping-replica-period")
+            .saturating_mul(1000),
     }
+}
+
+/// Settings that CONFIG SET may change at run time, re-read by the cron.
+fn refresh_settings(config: &slotkv_config::Config, s: &mut Settings) {
+    s.node_timeout = config.get_int("cluster-node-timeout").max(1);
+    s.require_full_coverage = config.get_bool("cluster-require-full-coverage");
+    s.replica_no_failover = config.get_bool("cluster-replica-no-failover");
+    s.replica_validity_factor = config.get_int("cluster-replica-validity-factor");
+    s.repl_ping_period_ms = config.get_int("repl-ping-replica-period").saturating_mul(1000);
+}
+
+/// Whether this client request must wait: a write while a manual failover pauses writes.
+/// One atomic load when nothing is paused.
+#[inline]
+pub fn write_paused(shared: &Shared, args: &[bytes::Bytes], now: i64) -> bool {
+    let Some(shell) = shared.cluster.get() else {
+        return false;
+    };
+    if shell
+        .writes_paused_until
+        .load(std::sync::atomic::Ordering::Relaxed)
+        <= now
+    {
+        return false;
+    }
+    shared
+        .table
+        .resolve(args)
+        .is_ok_and(|spec| spec.has(slotkv_commands::flags::WRITE))
 }
 
 impl ClusterShell {
@@ -184,6 +220,7 @@ impl ClusterShell {
             connecting: Mutex::default(),
             config_file: file,
             _lock: lock,
+            writes_paused_until: std::sync::atomic::AtomicI64::new(0),
             bus_port,
         };
         shell.save(&shell.state.lock());
@@ -292,6 +329,11 @@ pub fn apply_effects(
                     &bytes::Bytes::from(message),
                 );
             }
+            Effect::PauseWrites { until } => {
+                shell
+                    .writes_paused_until
+                    .store(until, std::sync::atomic::Ordering::Relaxed);
+            }
             Effect::DropSlotKeys(slots) => {
                 let slots: std::collections::HashSet<u16> = slots.iter().map(|s| s.get()).collect();
                 let mut core = shared.core.lock();
@@ -323,7 +365,10 @@ pub async fn cron(shared: Arc<Shared>, shell: Arc<ClusterShell>) {
     loop {
         interval.tick().await;
         let offset = shared.core.lock().rest.repl.offset;
+        let mut settings = shell.state.lock().settings.clone();
+        refresh_settings(&shared.config.read(), &mut settings);
         let mut state = shell.state.lock();
+        state.settings = settings;
         state.repl_offset = offset;
         let before_ok = state.state_ok;
         let fx = state.tick(now_ms());

@@ -55,6 +55,7 @@ pub(crate) fn specs() -> Vec<Spec> {
                 sub("cluster|saveconfig", 2, admin, saveconfig),
                 sub("cluster|links", 2, STALE, links).since("7.0.0"),
                 sub("cluster|setslot", -4, admin, setslot),
+                sub("cluster|failover", -2, admin, failover),
                 sub("cluster|help", 2, LOADING | STALE, help),
             ]),
         cmd("readonly", 1, FAST | LOADING | STALE, (0, 0, 0), g, h(readonly)),
@@ -434,7 +435,7 @@ fn parse_slot(a: &[u8]) -> Result<Slot, CmdError> {
 fn slots_from_args(args: &[Bytes], ranges: bool) -> Result<Vec<Slot>, CmdError> {
     let mut out = Vec::new();
     if ranges {
-        if args.len() % 2 != 0 {
+        if !args.len().is_multiple_of(2) {
             let name = format!(
                 "cluster|{}",
                 String::from_utf8_lossy(&args[1]).to_ascii_lowercase()
@@ -524,7 +525,7 @@ fn delslotsrange(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn flushslots(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     let sh = shell(s)?;
-    if s.data.ks.dbs[0].len() > 0 {
+    if !s.data.ks.dbs[0].is_empty() {
         return Err(CmdError::err("DB must be empty to perform CLUSTER FLUSHSLOTS."));
     }
     let mut st = sh.state.lock();
@@ -547,7 +548,7 @@ fn replicate(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     if st.nodes[&id].is_replica() {
         return Err(CmdError::err("I can only replicate a master, not a replica."));
     }
-    if st.me().is_master() && (!st.me().slots.is_empty() || s.data.ks.dbs[0].len() > 0) {
+    if st.me().is_master() && (!st.me().slots.is_empty() || !s.data.ks.dbs[0].is_empty()) {
         return Err(CmdError::err(
             "To set a master the node must be empty and without assigned slots.",
         ));
@@ -772,6 +773,28 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+fn failover(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    use slotkv_cluster::failover::ManualMode;
+    let sh = shell(s)?;
+    let mode = match args.get(2) {
+        None => ManualMode::Default,
+        Some(a) if is(a, "force") => ManualMode::Force,
+        Some(a) if is(a, "takeover") => ManualMode::Takeover,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    if args.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let mut st = sh.state.lock();
+    let fx = st
+        .start_manual_failover(mode, now_ms())
+        .map_err(|e| CmdError::err(e.to_string()))?;
+    crate::cluster::apply_effects(&shared_arc(s), &sh, &mut st, fx, None);
+    changed(&sh, &mut st);
+    s.data.out.ok();
+    Ok(())
+}
+
 fn help(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     shell(s)?;
     if args.len() == 1 || !is(&args[1], "help") {
@@ -788,6 +811,7 @@ fn help(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             "COUNTKEYSINSLOT <slot>",
             "DELSLOTS <slot> [<slot> ...]",
             "DELSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+            "FAILOVER [FORCE|TAKEOVER]",
             "FLUSHSLOTS",
             "FORGET <node-id>",
             "GETKEYSINSLOT <slot> <count>",
