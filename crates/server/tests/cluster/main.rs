@@ -23,7 +23,13 @@ fn info_field(c: &mut TestClient, cmd: &[&str], field: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
 }
 
+mod failover;
+
 fn start_node(dir: &std::path::Path) -> ServerProcess {
+    start_node_with_timeout(dir, 5000)
+}
+
+fn start_node_with_timeout(dir: &std::path::Path, node_timeout_ms: u64) -> ServerProcess {
     let port = free_cluster_port();
     let node_dir = dir.join(port.to_string());
     std::fs::create_dir_all(&node_dir).expect("node dir");
@@ -31,7 +37,7 @@ fn start_node(dir: &std::path::Path) -> ServerProcess {
     let conf = node_dir.join(format!("redis-{port}.conf"));
     std::fs::write(
         &conf,
-        format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\nappendonly no\nsave \"\"\n"),
+        format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout {node_timeout_ms}\nappendonly no\nsave \"\"\n"),
     )
     .expect("config");
     ServerProcess::builder(slotkv())
