@@ -9,8 +9,13 @@ use bytes::{Buf, Bytes, BytesMut};
 
 /// Redis's `proto-max-bulk-len` default: 512 MB.
 pub const DEFAULT_MAX_BULK_LEN: usize = 512 * 1024 * 1024;
-/// Redis's limit on the number of arguments in one multibulk request.
-pub const MAX_MULTIBULK_LEN: usize = 1024 * 1024 * 1024;
+/// Redis's limit on the number of arguments in one multibulk request (`INT_MAX`).
+pub const MAX_MULTIBULK_LEN: usize = i32::MAX as usize;
+/// Before AUTH, Redis refuses requests of more arguments than this...
+pub const UNAUTH_MAX_MULTIBULK_LEN: i64 = 10;
+/// ...and arguments longer than this, so that an unauthenticated client cannot make the
+/// server buffer much.
+pub const UNAUTH_MAX_BULK_LEN: i64 = 16 * 1024;
 /// Redis's `PROTO_INLINE_MAX_SIZE`: an inline request (or a header line) longer than this is
 /// refused.
 pub const MAX_INLINE_LEN: usize = 64 * 1024;
@@ -35,6 +40,10 @@ pub enum ProtocolError {
     ExpectedDollar(char),
     #[error("Protocol error: invalid bulk length")]
     InvalidBulkLength,
+    #[error("Protocol error: unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    #[error("Protocol error: unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
 }
 
 #[derive(Debug, Default)]
@@ -49,6 +58,8 @@ struct Pending {
 #[derive(Debug)]
 pub struct RequestParser {
     max_bulk: usize,
+    /// The client has not authenticated yet: Redis's smaller limits apply.
+    unauthenticated: bool,
     pending: Option<Pending>,
 }
 
@@ -62,12 +73,20 @@ impl RequestParser {
     pub fn new(max_bulk: usize) -> Self {
         Self {
             max_bulk,
+            unauthenticated: false,
             pending: None,
         }
     }
 
     pub fn set_max_bulk(&mut self, max_bulk: usize) {
         self.max_bulk = max_bulk;
+    }
+
+    /// Applies (or lifts) the limits Redis puts on requests from a client that must still
+    /// authenticate. The connection must not parse past an AUTH before running it, since
+    /// the limits of the requests after it depend on its outcome.
+    pub fn set_unauthenticated(&mut self, unauthenticated: bool) {
+        self.unauthenticated = unauthenticated;
     }
 
     /// Bytes still needed to complete the bulk currently being read, if one is in progress
@@ -104,6 +123,9 @@ impl RequestParser {
                 if count > MAX_MULTIBULK_LEN as i64 {
                     return Err(ProtocolError::InvalidMultibulkLength);
                 }
+                if self.unauthenticated && count > UNAUTH_MAX_MULTIBULK_LEN {
+                    return Err(ProtocolError::UnauthenticatedMultibulkLength);
+                }
                 buf.advance(used);
                 if count <= 0 {
                     continue;
@@ -132,6 +154,9 @@ impl RequestParser {
                         };
                         if len < 0 || len as u64 > self.max_bulk as u64 {
                             return Err(ProtocolError::InvalidBulkLength);
+                        }
+                        if self.unauthenticated && len > UNAUTH_MAX_BULK_LEN {
+                            return Err(ProtocolError::UnauthenticatedBulkLength);
                         }
                         buf.advance(used);
                         p.bulk_len = Some(len as usize);
@@ -364,6 +389,28 @@ mod tests {
     }
 
     #[test]
+    fn unauthenticated_limits() {
+        let mut p = RequestParser::default();
+        p.set_unauthenticated(true);
+        let mut buf = BytesMut::from(&b"*10\r\n$16384\r\n"[..]);
+        assert_eq!(p.next(&mut buf), Ok(None));
+        let mut p = RequestParser::default();
+        p.set_unauthenticated(true);
+        let mut buf = BytesMut::from(&b"*11\r\n"[..]);
+        assert_eq!(
+            p.next(&mut buf),
+            Err(ProtocolError::UnauthenticatedMultibulkLength)
+        );
+        let mut p = RequestParser::default();
+        p.set_unauthenticated(true);
+        let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
+        assert_eq!(p.next(&mut buf), Err(ProtocolError::UnauthenticatedBulkLength));
+        let mut p = RequestParser::default();
+        let mut buf = BytesMut::from(&b"*11\r\n$16385\r\n"[..]);
+        assert_eq!(p.next(&mut buf), Ok(None));
+    }
+
+    #[test]
     fn quoting() {
         let a = split_args(br#"a "x\x41\n" 'it\'s'"#).unwrap();
         assert_eq!(
@@ -372,5 +419,46 @@ mod tests {
         );
         assert!(split_args(br#""a"b"#).is_none());
         assert_eq!(split_args(b"a\0b c").unwrap(), vec![Bytes::from("a")]);
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any command encoded as a multibulk parses back to the same arguments, however
+        /// the bytes are split across reads.
+        #[test]
+        fn multibulk_round_trip(args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 1..16), split in 0usize..4096) {
+            let mut wire = Vec::new();
+            crate::encode_command(&mut wire, &args);
+            let cut = split % (wire.len() + 1);
+            let mut p = RequestParser::default();
+            let mut buf = BytesMut::from(&wire[..cut]);
+            let mut got = p.next(&mut buf).unwrap();
+            if got.is_none() {
+                buf.extend_from_slice(&wire[cut..]);
+                got = p.next(&mut buf).unwrap();
+            }
+            let got = got.unwrap();
+            prop_assert_eq!(got.iter().map(|b| b.to_vec()).collect::<Vec<_>>(), args);
+            prop_assert!(buf.is_empty());
+        }
+
+        /// Arbitrary bytes never panic and never make the parser claim more than it got.
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut p = RequestParser::default();
+            let mut buf = BytesMut::from(&data[..]);
+            for _ in 0..64 {
+                match p.next(&mut buf) {
+                    Ok(Some(_)) => continue,
+                    _ => break,
+                }
+            }
+            prop_assert!(buf.len() <= data.len());
+        }
     }
 }

@@ -124,15 +124,25 @@ impl Session<'_> {
                     }
                 }
             }
-            let proto_err = self.parse_pending();
-            if let Step::Close = self.run_pending(conn).await {
-                let _ = self.flush().await;
-                return;
-            }
-            if let Some(e) = proto_err {
-                self.out.error(&format!("ERR {e}"));
-                let _ = self.flush().await;
-                return;
+            loop {
+                // Before AUTH, Redis's tighter request limits apply, and whether they still
+                // do after a request depends on running it: parse one request at a time.
+                let unauth = !conn.authenticated;
+                self.parser.set_unauthenticated(unauth);
+                let proto_err = self.parse_pending(unauth);
+                let parsed = !self.pending.is_empty();
+                if let Step::Close = self.run_pending(conn).await {
+                    let _ = self.flush().await;
+                    return;
+                }
+                if let Some(e) = proto_err {
+                    self.out.error(&format!("ERR {e}"));
+                    let _ = self.flush().await;
+                    return;
+                }
+                if !(unauth && parsed && !self.inbuf.is_empty()) {
+                    break;
+                }
             }
             if self.flush().await.is_err() {
                 return;
@@ -140,11 +150,16 @@ impl Session<'_> {
         }
     }
 
-    /// Parses every complete request in the input buffer.
-    fn parse_pending(&mut self) -> Option<ProtocolError> {
+    /// Parses every complete request in the input buffer (only the first if `one`).
+    fn parse_pending(&mut self, one: bool) -> Option<ProtocolError> {
         loop {
             match self.parser.next(&mut self.inbuf) {
-                Ok(Some(args)) => self.pending.push_back(args),
+                Ok(Some(args)) => {
+                    self.pending.push_back(args);
+                    if one {
+                        return None;
+                    }
+                }
                 Ok(None) => return None,
                 Err(e) => return Some(e),
             }
@@ -166,7 +181,15 @@ impl Session<'_> {
                         paused = true;
                         break;
                     }
+                    // A command that blocked and is run again after a wake-up.
+                    let retry = self.block_deadline.is_some();
+                    if retry {
+                        conn.handle.info.lock().reprocessing = true;
+                    }
                     exec::call(&mut core, conn, self.shared, &mut self.out, &args, now);
+                    if retry {
+                        conn.handle.info.lock().reprocessing = false;
+                    }
                     if let Some(a) = conn.action.take() {
                         if let Action::Block(b) = &a {
                             let deadline = *self.block_deadline.get_or_insert(b.deadline_ms);
@@ -258,7 +281,7 @@ impl Session<'_> {
                         Ok(0) | Err(_) => break Step::Close,
                         Ok(_) => {
                             // More pipelined requests: queue them behind the blocked one.
-                            if let Some(e) = self.parse_pending() {
+                            if let Some(e) = self.parse_pending(false) {
                                 self.out.error(&format!("ERR {e}"));
                                 break Step::Close;
                             }

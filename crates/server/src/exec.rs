@@ -236,18 +236,13 @@ pub fn execute(
     now_ms: i64,
     can_block: bool,
 ) {
-    if shared.monitor_count.load(Ordering::Relaxed) > 0
-        && !spec.has(flags::ADMIN)
-        && !spec.has(flags::SKIP_MONITOR)
-    {
-        feed_monitors(shared, conn, args, now_ms);
-    }
     conn.last_cmd = spec.name;
     let mark = out.len();
     let started = Instant::now();
     let db = conn.db;
     let mut ctx = Ctx::new(ks, db, out, now_ms);
     ctx.can_block = can_block;
+    let present = watched_present(ctx.ks, rest, spec);
     let result = match spec.handler {
         Handler::Data(f) => f(&mut ctx, args),
         Handler::Srv(f) => {
@@ -270,12 +265,23 @@ pub fn execute(
     let propagate_as = ctx.propagate_as.take();
     let db = ctx.db;
     drop(ctx);
+    // After the command, as Redis 7.0 does: EXEC is shown after the commands it ran.
+    if shared.monitor_count.load(Ordering::Relaxed) > 0
+        && !spec.has(flags::ADMIN)
+        && !spec.has(flags::SKIP_MONITOR)
+        && !conn.handle.info.lock().reprocessing
+    {
+        feed_monitors(shared, conn, db, spec.name, args, now_ms);
+    }
 
     let stats = rest.cmdstats.entry(spec.name).or_default();
-    stats.calls += 1;
-    stats.usec += elapsed_us;
-    stats.record_latency(elapsed_us);
-    rest.total_commands += 1;
+    // A command that blocks is counted once, when it completes (Redis skips blocked calls).
+    if block.is_none() {
+        stats.calls += 1;
+        stats.usec += elapsed_us;
+        stats.record_latency(elapsed_us);
+        rest.total_commands += 1;
+    }
     if let Err(e) = &result {
         stats.failed += 1;
         out.truncate(mark);
@@ -306,7 +312,7 @@ pub fn execute(
         signal_key(rest, *d, k);
     }
     if let Some(which) = flushed {
-        signal_flush(rest, which);
+        signal_flushed_keys(rest, which, &present);
     }
     let expired = std::mem::take(&mut ks.dbs[db].expired);
     for key in expired {
@@ -360,12 +366,42 @@ pub fn signal_key(rest: &mut CoreRest, db: usize, key: &[u8]) {
     }
 }
 
-/// FLUSHDB/FLUSHALL: every watched key of the flushed databases is modified.
+/// The watched keys present in the keyspace, taken before a command that may flush: as in
+/// Redis (`touchAllWatchedKeysInDb`), a flush modifies only the watched keys that existed.
+/// Empty when nobody watches anything (the common case costs one check).
+fn watched_present(ks: &Keyspace, rest: &CoreRest, spec: &Spec) -> Vec<(usize, Key)> {
+    if rest.watched.is_empty() || !matches!(spec.name, "flushdb" | "flushall") {
+        return Vec::new();
+    }
+    rest.watched
+        .keys()
+        // Physically present, even if logically expired: Redis looks in the dict.
+        .filter(|(db, key)| ks.dbs.get(*db).is_some_and(|d| d.peek(key, i64::MIN).is_some()))
+        .cloned()
+        .collect()
+}
+
+/// Every watched key of the database(s) is modified (SWAPDB, where both databases change
+/// wholesale).
 pub fn signal_flush(rest: &mut CoreRest, which: Option<usize>) {
     for ((db, _), watchers) in rest.watched.iter() {
         if which.is_none_or(|d| d == *db) {
             for (_, flag) in watchers {
                 flag.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// FLUSHDB/FLUSHALL: the watched keys of the flushed databases that existed (`present`,
+/// from [`watched_present`]) are modified.
+fn signal_flushed_keys(rest: &mut CoreRest, which: Option<usize>, present: &[(usize, Key)]) {
+    for k in present {
+        if which.is_none_or(|d| d == k.0) {
+            if let Some(watchers) = rest.watched.get(k) {
+                for (_, flag) in watchers {
+                    flag.store(true, Ordering::SeqCst);
+                }
             }
         }
     }
@@ -406,18 +442,60 @@ fn record_slowlog(rest: &mut CoreRest, conn: &ConnState, args: &[Bytes], now_ms:
     }
 }
 
-/// MONITOR line: `1700000000.123456 [0 127.0.0.1:5555] "set" "k" "v"`.
-fn feed_monitors(shared: &Shared, conn: &ConnState, args: &[Bytes], now_ms: i64) {
+/// Which arguments MONITOR must not show (Redis's `redactClientCommandArgument`): every
+/// argument of AUTH, the user and password after HELLO's AUTH, MIGRATE's AUTH password and
+/// AUTH2 user and password.
+fn secret_args(name: &str, args: &[Bytes]) -> Vec<bool> {
+    let mut secret = vec![false; args.len()];
+    match name {
+        "auth" => secret.iter_mut().skip(1).for_each(|s| *s = true),
+        "hello" | "migrate" => {
+            let mut i = 1;
+            while i < args.len() {
+                // MIGRATE's arguments after KEYS are key names, whatever they say.
+                if name == "migrate" && args[i].eq_ignore_ascii_case(b"keys") {
+                    break;
+                }
+                let n = if args[i].eq_ignore_ascii_case(b"auth") {
+                    if name == "hello" {
+                        2
+                    } else {
+                        1
+                    }
+                } else if name == "migrate" && args[i].eq_ignore_ascii_case(b"auth2") {
+                    2
+                } else {
+                    0
+                };
+                for s in secret.iter_mut().skip(i + 1).take(n) {
+                    *s = true;
+                }
+                i += 1 + n;
+            }
+        }
+        _ => {}
+    }
+    secret
+}
+
+/// MONITOR line: `1700000000.123456 [0 127.0.0.1:5555] "set" "k" "v"`, with secrets
+/// shown as `"(redacted)"`.
+fn feed_monitors(shared: &Shared, conn: &ConnState, db: usize, name: &str, args: &[Bytes], now_ms: i64) {
     let mut line = format!(
         "{}.{:06} [{} {}]",
         now_ms / 1000,
         (now_ms % 1000) * 1000,
-        conn.db,
+        db,
         conn.handle.addr
     );
-    for a in args {
+    let secret = secret_args(name, args);
+    for (a, hide) in args.iter().zip(secret) {
         line.push(' ');
-        line.push_str(&quote_repr(a));
+        if hide {
+            line.push_str("\"(redacted)\"");
+        } else {
+            line.push_str(&quote_repr(a));
+        }
     }
     let msg = PushMsg::Monitor(Bytes::from(line));
     for (_, tx) in shared.monitors.lock().iter() {
@@ -444,4 +522,43 @@ pub fn quote_repr(b: &[u8]) -> String {
     }
     s.push('"');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+    }
+
+    #[test]
+    fn monitor_redacts_secrets_like_redis() {
+        assert_eq!(
+            secret_args("auth", &args(&["AUTH", "u", "p"])),
+            [false, true, true]
+        );
+        assert_eq!(
+            secret_args("hello", &args(&["HELLO", "3", "AUTH", "u", "p", "SETNAME", "n"])),
+            [false, false, false, true, true, false, false]
+        );
+        assert_eq!(
+            secret_args(
+                "migrate",
+                &args(&["MIGRATE", "h", "1", "", "0", "5", "KEYS", "auth", "k"])
+            ),
+            [false; 9]
+        );
+        assert_eq!(
+            secret_args(
+                "migrate",
+                &args(&["MIGRATE", "h", "1", "k", "0", "5", "AUTH2", "u", "p"])
+            ),
+            [false, false, false, false, false, false, false, true, true]
+        );
+        assert_eq!(
+            secret_args("set", &args(&["SET", "auth", "x"])),
+            [false, false, false]
+        );
+    }
 }

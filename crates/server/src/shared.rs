@@ -179,6 +179,9 @@ pub struct ClientInfo {
     pub multi: i64,
     pub flags: String,
     pub qbuf: usize,
+    /// The connection is running again a command that blocked (woken up): MONITOR has
+    /// already shown it.
+    pub reprocessing: bool,
 }
 
 /// A connected client as the registry sees it.

@@ -582,6 +582,15 @@ impl ServerProcess {
         c.set_timeout(Duration::from_secs(2))?;
         match c.try_cmd(&["PING"])? {
             Reply::Status(s) if s == "PONG" => {}
+            // `requirepass` is set: the server is up but INFO is refused too, so its own
+            // log line is the proof that it is our process on the port.
+            Reply::Error(e) if e.starts_with("NOAUTH") => {
+                return Ok(if self.current_log().contains(READY_LINE) && self.is_running() {
+                    Probe::Ours
+                } else {
+                    Probe::NotYet
+                });
+            }
             // -LOADING and friends: up, but not ready yet.
             _ => return Ok(Probe::NotYet),
         }

@@ -90,13 +90,8 @@ pub fn connect(shared: Arc<Shared>, shell: Arc<ClusterShell>, node: NodeId, ip: 
         run_link(shared, shell.clone(), stream, link, Some(link_id)).await;
         if let Some(current) = link_names().lock().remove(&link_id) {
             shell.connecting.lock().remove(&current);
-            shell.connecting.lock().remove(&node);
-            let mut state = shell.state.lock();
-            let mut links = shell.links.lock();
-            links.remove(&current);
-            drop(links);
-            state.link_lost(current);
         }
+        shell.connecting.lock().remove(&node);
     });
 }
 
@@ -111,6 +106,7 @@ async fn run_link(
 ) {
     let (mut rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let close = Arc::new(tokio::sync::Notify::new());
     let writer = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if wr.write_all(&bytes).await.is_err() {
@@ -120,15 +116,40 @@ async fn run_link(
     });
     if let (Some(_), Some(node)) = (link_id, link.outbound) {
         shell.connecting.lock().remove(&node);
-        shell.links.lock().insert(node, tx.clone());
+        shell.links.lock().insert(
+            node,
+            super::LinkHandle {
+                tx: tx.clone(),
+                close: close.clone(),
+            },
+        );
         let mut state = shell.state.lock();
         let fx = state.link_connected(node, now_ms());
         apply_effects(&shared, &shell, &mut state, fx, Some(&tx));
     }
     let mut buf = BytesMut::with_capacity(16 * 1024);
     'read: loop {
-        match rd.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
+        let read = tokio::select! {
+            r = rd.read_buf(&mut buf) => r,
+            _ = close.notified() => break,
+        };
+        match read {
+            Ok(0) => {
+                tracing::debug!(
+                    "Cluster bus link to {} ({:?}) closed by peer",
+                    link.peer_ip,
+                    link.outbound
+                );
+                break;
+            }
+            Err(e) => {
+                tracing::debug!(
+                    "Cluster bus link to {} ({:?}) failed: {e}",
+                    link.peer_ip,
+                    link.outbound
+                );
+                break;
+            }
             Ok(_) => {}
         }
         loop {
@@ -151,4 +172,16 @@ async fn run_link(
         }
     }
     writer.abort();
+    // Forget this link (not a newer one to the same node).
+    if let Some(id) = link_id {
+        if let Some(node) = link_names().lock().get(&id).copied() {
+            let mut state = shell.state.lock();
+            let mut links = shell.links.lock();
+            if links.get(&node).is_some_and(|l| Arc::ptr_eq(&l.close, &close)) {
+                links.remove(&node);
+                drop(links);
+                state.link_lost(node);
+            }
+        }
+    }
 }

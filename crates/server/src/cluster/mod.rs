@@ -95,12 +95,26 @@ impl ClusterView {
     }
 }
 
+/// An outbound link as the shell holds it.
+pub struct LinkHandle {
+    pub tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// Notified to close the connection (a dropped link must really go away: Redis keeps
+    /// one inbound link per node and closes older duplicates).
+    pub close: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for LinkHandle {
+    fn drop(&mut self) {
+        self.close.notify_one();
+    }
+}
+
 /// The cluster side of a node.
 pub struct ClusterShell {
     pub state: Mutex<ClusterState>,
     pub view: ArcSwap<ClusterView>,
-    /// Outbound links: node → sender of encoded messages.
-    pub links: Mutex<HashMap<NodeId, mpsc::UnboundedSender<Vec<u8>>>>,
+    /// Outbound links: node → the link's sender of encoded messages and its close switch.
+    pub links: Mutex<HashMap<NodeId, LinkHandle>>,
     /// Outbound connections being attempted.
     pub connecting: Mutex<std::collections::HashSet<NodeId>>,
     pub config_file: PathBuf,
@@ -265,8 +279,8 @@ impl ClusterShell {
 
     /// Sends a message on a node's outbound link, if it is up.
     pub fn send(&self, node: NodeId, bytes: Vec<u8>) {
-        if let Some(tx) = self.links.lock().get(&node) {
-            let _ = tx.send(bytes);
+        if let Some(link) = self.links.lock().get(&node) {
+            let _ = link.tx.send(bytes);
         }
     }
 }

@@ -178,7 +178,7 @@ fn hello(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     }
     if !s.conn.authenticated {
         return Err(CmdError::Raw(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
         ));
     }
     if let Some(name) = setname {

@@ -26,10 +26,14 @@ fn info_field(c: &mut TestClient, cmd: &[&str], field: &str) -> Option<String> {
 mod failover;
 
 fn start_node(dir: &std::path::Path) -> ServerProcess {
-    start_node_with_timeout(dir, 5000)
+    start_node_of(slotkv(), dir, 5000)
 }
 
 fn start_node_with_timeout(dir: &std::path::Path, node_timeout_ms: u64) -> ServerProcess {
+    start_node_of(slotkv(), dir, node_timeout_ms)
+}
+
+fn start_node_of(binary: ServerBinary, dir: &std::path::Path, node_timeout_ms: u64) -> ServerProcess {
     let port = free_cluster_port();
     let node_dir = dir.join(port.to_string());
     std::fs::create_dir_all(&node_dir).expect("node dir");
@@ -40,7 +44,7 @@ fn start_node_with_timeout(dir: &std::path::Path, node_timeout_ms: u64) -> Serve
         format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout {node_timeout_ms}\nappendonly no\nsave \"\"\n"),
     )
     .expect("config");
-    ServerProcess::builder(slotkv())
+    ServerProcess::builder(binary)
         .dir(&node_dir)
         .config_file(&conf)
         .port(port)
@@ -133,4 +137,123 @@ fn tutorial_create_with_replicas_and_redirects() {
         c.cmd(&["SELECT", "1"]),
         Reply::Error("ERR SELECT is not allowed in cluster mode".into())
     );
+}
+
+/// Slot ranges per node id as one node sees them (from CLUSTER NODES).
+fn topology(c: &mut TestClient) -> Vec<(String, String, String)> {
+    let text = bulk_text(c.cmd(&["CLUSTER", "NODES"]));
+    let mut v: Vec<(String, String, String)> = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let role = if f[2].contains("master") {
+                "master"
+            } else {
+                "slave"
+            };
+            (f[0].to_string(), role.to_string(), f[8..].join(" "))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The mixed-cluster interop test: three redis-server 7.0 nodes and three slotkv nodes
+/// created as one cluster; every node, of either kind, sees the same roles and slots and
+/// no failure flags.
+#[test]
+fn mixed_cluster_with_redis_nodes_agrees() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let mut nodes = Vec::new();
+    for i in 0..6 {
+        let bin = if i % 2 == 0 { ServerBinary::Redis } else { slotkv() };
+        nodes.push(start_node_of(bin, base.path(), 5000));
+    }
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
+    args.extend(["--cluster-replicas".into(), "1".into(), "--cluster-yes".into()]);
+    let out = Command::new(slotkv_testkit::redis_cli_path())
+        .args(&args)
+        .output()
+        .expect("redis-cli");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "create failed:\n{stdout}");
+    let agreed = wait_until(Duration::from_secs(30), || {
+        let mut views = Vec::new();
+        for n in &nodes {
+            let mut c = n.client();
+            if info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() != Some("ok") {
+                return false;
+            }
+            let text = bulk_text(c.cmd(&["CLUSTER", "NODES"]));
+            if text.lines().count() != 6
+                || text.contains("fail")
+                || text.contains("handshake")
+                || text.contains("disconnected")
+            {
+                return false;
+            }
+            views.push(topology(&mut c));
+        }
+        views.windows(2).all(|w| w[0] == w[1])
+    });
+    let mut dump = String::new();
+    for n in &nodes {
+        dump.push_str(&format!(
+            "--- {}\n{}",
+            n.port(),
+            bulk_text(n.client().cmd(&["CLUSTER", "NODES"]))
+        ));
+    }
+    assert!(agreed, "nodes never agreed:\n{dump}");
+    let check = Command::new(slotkv_testkit::redis_cli_path())
+        .args(["--cluster", "check", &format!("127.0.0.1:{}", nodes[1].port())])
+        .output()
+        .expect("redis-cli check");
+    let check_out = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check_out.contains("[OK] All nodes agree about slots configuration."),
+        "{check_out}"
+    );
+}
+
+/// A restart of every node at once: same ids, same slots, same roles, cluster_state:ok.
+#[test]
+fn whole_cluster_restart_keeps_identity() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let mut nodes: Vec<ServerProcess> = (0..3).map(|_| start_node(base.path())).collect();
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
+    args.extend(["--cluster-replicas".into(), "0".into(), "--cluster-yes".into()]);
+    let out = Command::new(slotkv_testkit::redis_cli_path())
+        .args(&args)
+        .output()
+        .expect("redis-cli");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    for n in &nodes {
+        let mut c = n.client();
+        assert!(wait_until(Duration::from_secs(20), || {
+            info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
+        }));
+    }
+    let before: Vec<_> = nodes.iter().map(|n| topology(&mut n.client())).collect();
+    let ids: Vec<String> = nodes
+        .iter()
+        .map(|n| bulk_text(n.client().cmd(&["CLUSTER", "MYID"])))
+        .collect();
+    for n in &mut nodes {
+        n.stop();
+    }
+    for n in &mut nodes {
+        n.restart();
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        let mut c = n.client();
+        assert_eq!(bulk_text(c.cmd(&["CLUSTER", "MYID"])), ids[i]);
+        assert!(wait_until(Duration::from_secs(20), || {
+            info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
+                && !bulk_text(c.cmd(&["CLUSTER", "NODES"])).contains("disconnected")
+        }));
+        assert_eq!(topology(&mut c), before[i]);
+    }
 }

@@ -1,0 +1,144 @@
+//! Server administration over the wire: CONFIG GET/SET (compared with redis-server) with
+//! config files, CLIENT SETNAME/GETNAME/LIST/KILL.
+
+use std::time::Duration;
+
+use slotkv_testkit::{write_file, Reply, ServerProcess};
+
+use crate::util::*;
+
+/// `CONFIG GET name` → the value.
+#[track_caller]
+pub fn config_get(c: &mut slotkv_testkit::TestClient, name: &str) -> String {
+    match c.cmd(&["CONFIG", "GET", name]) {
+        Reply::Array(v) if v.len() == 2 => v[1].as_str().unwrap_or_default().to_string(),
+        other => panic!("CONFIG GET {name} replied {other}"),
+    }
+}
+
+#[test]
+fn config_file_values_and_port_override_via_config_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = write_file(
+        dir.path(),
+        "slotkv.conf",
+        "port 1\nmaxmemory-policy allkeys-lru\nhz 20\n",
+    )
+    .unwrap();
+    let s = ServerProcess::builder(slotkv()).config_file(&conf).start();
+    let mut c = s.client();
+    assert_eq!(config_get(&mut c, "port"), s.port().to_string());
+    assert_eq!(config_get(&mut c, "maxmemory-policy"), "allkeys-lru");
+    assert_eq!(config_get(&mut c, "hz"), "20");
+    // Untouched directives keep Redis's defaults.
+    assert_eq!(config_get(&mut c, "databases"), "16");
+    assert_eq!(config_get(&mut c, "timeout"), "0");
+}
+
+#[test]
+fn config_get_set_match_redis() {
+    // A server of its own: other tests must not see these settings.
+    let script: &[&[&str]] = &[
+        &["CONFIG", "GET", "maxmemory"],
+        &["CONFIG", "SET", "maxmemory", "10mb"],
+        &["CONFIG", "GET", "maxmemory"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+        &["CONFIG", "SET", "hz", "notanumber"],
+        &["CONFIG", "SET", "nosuchparam", "1"],
+        &["CONFIG", "SET", "appendonly"],
+        &["CONFIG", "GET", "slowlog-max-len"],
+        &["CONFIG", "SET", "daemonize", "yes"],
+    ];
+    assert_same_on_both(&[], |s| {
+        let mut c = s.client();
+        script.iter().map(|cmd| c.cmd(cmd)).collect()
+    });
+}
+
+#[test]
+fn client_setname_getname_list_kill() {
+    let s = start(&[]);
+    let mut a = s.client();
+    let mut b = s.client();
+    assert_eq!(a.cmd(&["CLIENT", "GETNAME"]), Reply::Nil);
+    a.cmd_ok(&["CLIENT", "SETNAME", "alpha"]);
+    assert_eq!(a.cmd(&["CLIENT", "GETNAME"]), bulk("alpha"));
+    assert_eq!(
+        a.cmd(&["CLIENT", "SETNAME", "has space"]),
+        err("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
+    b.cmd_ok(&["CLIENT", "SETNAME", "beta"]);
+    let b_id = b.cmd(&["CLIENT", "ID"]).as_int().unwrap();
+    let list = a.cmd(&["CLIENT", "LIST"]);
+    let text = list.as_str().unwrap().to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" name=alpha ") && l.contains(" cmd=client|list")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("id={b_id} ")) && l.contains(" name=beta ")),
+        "{text}"
+    );
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", &b_id.to_string()]), int(1));
+    assert!(b.read_until_closed(Duration::from_secs(5)).is_empty());
+    let b_addr = b.stream().local_addr().unwrap().to_string();
+    assert_eq!(a.cmd(&["CLIENT", "KILL", &b_addr]), err("ERR No such client"));
+    assert_eq!(a.cmd(&["CLIENT", "KILL", "ID", "999999"]), int(0));
+    let text = a.cmd(&["CLIENT", "LIST"]).as_str().unwrap().to_string();
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+/// A pattern's matches come in the server's own order (a hash table's, in Redis); clients
+/// read them as pairs.
+#[test]
+fn config_get_pattern_matches_redis_as_pairs() {
+    fn pairs(r: Reply) -> Vec<(Reply, Reply)> {
+        let Reply::Array(v) = r else {
+            panic!("CONFIG GET replied {r}")
+        };
+        let mut p: Vec<(Reply, Reply)> = v.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect();
+        p.sort_by_key(|(k, _)| k.as_str().unwrap_or_default().to_string());
+        p
+    }
+    let s = start(&[]);
+    let r = start_redis(&[]);
+    for pattern in ["slowlog-*", "*max-*-entries*", "maxmemory*"] {
+        let ours = pairs(s.client().cmd(&["CONFIG", "GET", pattern]));
+        let theirs = pairs(r.client().cmd(&["CONFIG", "GET", pattern]));
+        assert_eq!(ours, theirs, "CONFIG GET {pattern}");
+    }
+}
+
+#[test]
+fn config_defaults_match_redis() {
+    assert_same_on_both(&[], |s| {
+        let mut c = s.client();
+        [
+            "databases",
+            "timeout",
+            "tcp-keepalive",
+            "maxclients",
+            "maxmemory",
+            "maxmemory-policy",
+            "hz",
+            "appendfsync",
+            "proto-max-bulk-len",
+            "client-query-buffer-limit",
+            "slowlog-max-len",
+            "notify-keyspace-events",
+            "list-max-listpack-size",
+            "hash-max-listpack-entries",
+            "lua-time-limit",
+            "cluster-node-timeout",
+        ]
+        .iter()
+        .map(|name| c.cmd(&["CONFIG", "GET", name]))
+        .collect()
+    });
+}
