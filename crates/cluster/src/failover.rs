@@ -317,6 +317,7 @@ impl ClusterState {
             tracing::warn!("Manual failover timed out.");
             self.reset_manual_failover(fx);
         }
+        self.update_orphans(now);
         if self.me().is_master() {
             if let (true, Some(r)) = (self.manual.end != 0, self.manual.replica) {
                 if self.nodes.get(&r).is_some_and(|n| n.link_up) {
@@ -335,6 +336,94 @@ impl ClusterState {
             }
         }
         self.replica_failover(now, fx);
+        self.replica_migration(now, fx);
+    }
+
+    /// Working (not FAIL) replicas of a master.
+    fn ok_replicas(&self, master: NodeId) -> usize {
+        self.nodes
+            .values()
+            .filter(|n| n.master == Some(master) && n.is_replica() && !n.failed())
+            .count()
+    }
+
+    /// Masters with slots that had replicas and have no working one left, and since when.
+    fn update_orphans(&mut self, now: i64) {
+        let counts: Vec<(NodeId, bool)> = self
+            .nodes
+            .values()
+            .filter(|n| n.is_master())
+            .map(|n| (n.id, self.ok_replicas(n.id) == 0))
+            .collect();
+        for (id, alone) in counts {
+            if let Some(n) = self.nodes.get_mut(&id) {
+                let orphan = alone && !n.slots.is_empty() && n.is(flags::MIGRATE_TO) && !n.failed();
+                if !orphan {
+                    n.orphaned_time = 0;
+                } else if n.orphaned_time == 0 {
+                    n.orphaned_time = now;
+                }
+            }
+        }
+    }
+
+    /// Replica migration: when a master is left without working replicas, one replica of
+    /// the master with the most replicas (above `cluster-migration-barrier`) moves to it —
+    /// the one with the smallest id, so only one moves.
+    fn replica_migration(&mut self, now: i64, fx: &mut Vec<Effect>) {
+        const MIGRATION_DELAY: i64 = 5000;
+        let me = self.me();
+        let Some(my_master) = me.master.filter(|_| me.is_replica()) else {
+            return;
+        };
+        if !self.settings.allow_replica_migration || !self.state_ok || self.manual.end != 0 {
+            return;
+        }
+        if self
+            .nodes
+            .get(&my_master)
+            .is_none_or(|m| m.failed() || m.slots.is_empty())
+        {
+            return;
+        }
+        let Some(target) = self
+            .nodes
+            .values()
+            .filter(|n| n.is_master() && n.orphaned_time != 0)
+            .min_by_key(|n| n.id)
+            .map(|n| (n.id, n.orphaned_time))
+        else {
+            return;
+        };
+        let max_replicas = self
+            .nodes
+            .values()
+            .filter(|n| n.is_master())
+            .map(|n| self.ok_replicas(n.id))
+            .max()
+            .unwrap_or(0);
+        let mine = self.ok_replicas(my_master);
+        if max_replicas < 2 || mine != max_replicas || mine <= self.settings.migration_barrier {
+            return;
+        }
+        let candidate = self
+            .nodes
+            .values()
+            .filter(|n| n.master == Some(my_master) && n.is_replica() && !n.failed())
+            .map(|n| n.id)
+            .min();
+        if candidate != Some(self.myself) || now - target.1 <= MIGRATION_DELAY {
+            return;
+        }
+        let (id, ip, port) = {
+            let t = &self.nodes[&target.0];
+            (t.id, t.ip.clone(), t.port)
+        };
+        tracing::info!("Migrating to orphaned master {id}");
+        self.set_my_master(id);
+        self.election = Election::default();
+        fx.push(Effect::BecomeReplicaOf { master: id, ip, port });
+        fx.push(Effect::SaveConfig);
     }
 
     fn log_cant(&mut self, reason: CantFailover) {
@@ -546,7 +635,12 @@ mod tests {
         /// Three masters (0, 1, 2) with a third of the slots each, and one replica for
         /// each (3 → 0, 4 → 1, 5 → 2), every node knowing every other.
         fn six() -> Sim {
-            let ids: Vec<NodeId> = (0..6).map(|_| NodeId::random()).collect();
+            Sim::with_replicas(&[0, 1, 2])
+        }
+
+        /// Three masters, and one replica per entry, of the master at that index.
+        fn with_replicas(of: &[usize]) -> Sim {
+            let ids: Vec<NodeId> = (0..3 + of.len()).map(|_| NodeId::random()).collect();
             let ranges = [(0u64, 5460u64), (5461, 10922), (10923, 16383)];
             let mut nodes = Vec::new();
             for (i, id) in ids.iter().enumerate() {
@@ -570,7 +664,7 @@ mod tests {
                     let n = st.nodes.get_mut(other).unwrap();
                     n.flags = (n.flags & flags::MYSELF) | role;
                     if j >= 3 {
-                        n.master = Some(ids[j - 3]);
+                        n.master = Some(ids[of[j - 3]]);
                     } else {
                         n.config_epoch = j as u64 + 1;
                     }
@@ -1092,5 +1186,33 @@ mod tests {
             s.nodes[0].me().master == Some(r3) && s.nodes[0].state_ok
         })
         .expect("healed");
+    }
+
+    #[test]
+    fn a_spare_replica_migrates_to_an_orphaned_master() {
+        // Master 0 has two replicas (3 and 6); master 2 has one (5).
+        let mut sim = Sim::with_replicas(&[0, 1, 2, 0]);
+        let m2 = sim.id(2);
+        let spare = if sim.id(3) < sim.id(6) { 3 } else { 6 };
+        let stays = 9 - spare;
+        sim.kill(5);
+        sim.run_until(20_000, |s| {
+            s.alive().all(|st| st.nodes[&s.id(spare)].master == Some(m2))
+        })
+        .unwrap_or_else(|| panic!("the spare replica migrates\n{}", sim.dump()));
+        assert!(sim.nodes[spare].me().is_replica());
+        assert!(sim.roles.iter().any(
+            |(i, e)| *i == spare && matches!(e, Effect::BecomeReplicaOf { master, .. } if *master == m2)
+        ));
+        assert_eq!(sim.nodes[stays].me().master, Some(sim.id(0)), "only one migrates");
+        // With a barrier of 2, master 0's two replicas both stay.
+        let mut sim = Sim::with_replicas(&[0, 1, 2, 0]);
+        for st in &mut sim.nodes {
+            st.settings.migration_barrier = 2;
+        }
+        sim.kill(5);
+        sim.run(150);
+        assert_eq!(sim.nodes[3].me().master, Some(sim.id(0)));
+        assert_eq!(sim.nodes[6].me().master, Some(sim.id(0)));
     }
 }

@@ -75,6 +75,9 @@ pub struct Node {
     pub link_up: bool,
     /// When this node (as a voting master) last voted for a replica of this master.
     pub voted_time: i64,
+    /// Since when this master (with slots, once it had replicas) has no working replica;
+    /// 0 = it has one. Drives replica migration.
+    pub orphaned_time: i64,
 }
 
 impl Node {
@@ -99,6 +102,7 @@ impl Node {
             fail_reports: Vec::new(),
             link_up: false,
             voted_time: 0,
+            orphaned_time: 0,
         }
     }
 
@@ -158,6 +162,10 @@ pub struct Settings {
     pub replica_validity_factor: i64,
     /// `repl-ping-replica-period` in ms (part of the data age allowance).
     pub repl_ping_period_ms: i64,
+    /// `cluster-migration-barrier`: working replicas a master keeps before one may leave.
+    pub migration_barrier: usize,
+    /// `cluster-allow-replica-migration`.
+    pub allow_replica_migration: bool,
 }
 
 impl Default for Settings {
@@ -172,6 +180,8 @@ impl Default for Settings {
             replica_no_failover: false,
             replica_validity_factor: 10,
             repl_ping_period_ms: 10_000,
+            migration_barrier: 1,
+            allow_replica_migration: true,
         }
     }
 }
@@ -646,6 +656,10 @@ impl ClusterState {
             None => {
                 let n = self.nodes.get_mut(&h.sender).expect("known sender");
                 if n.is_replica() || !n.is_master() {
+                    if n.is_replica() {
+                        // A promoted replica: a migration target if it ends up alone.
+                        n.flags |= flags::MIGRATE_TO;
+                    }
                     n.flags = (n.flags | flags::MASTER) & !flags::SLAVE;
                     n.master = None;
                     fx.push(Effect::SaveConfig);
@@ -669,6 +683,11 @@ impl ClusterState {
                     n.flags = (n.flags | flags::SLAVE) & !flags::MASTER;
                     n.master = Some(master);
                     fx.push(Effect::SaveConfig);
+                }
+                // A master that has had replicas is worth migrating a replica to if it
+                // loses them all.
+                if let Some(m) = self.nodes.get_mut(&master) {
+                    m.flags |= flags::MIGRATE_TO;
                 }
             }
         }

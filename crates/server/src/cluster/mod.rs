@@ -170,6 +170,8 @@ pub fn settings_from(shared_config: &slotkv_config::Config, port: u16, bus_port:
         repl_ping_period_ms: shared_config
             .get_int("repl-ping-replica-period")
             .saturating_mul(1000),
+        migration_barrier: shared_config.get_int("cluster-migration-barrier").max(0) as usize,
+        allow_replica_migration: shared_config.get_bool("cluster-allow-replica-migration"),
     }
 }
 
@@ -180,6 +182,8 @@ fn refresh_settings(config: &slotkv_config::Config, s: &mut Settings) {
     s.replica_no_failover = config.get_bool("cluster-replica-no-failover");
     s.replica_validity_factor = config.get_int("cluster-replica-validity-factor");
     s.repl_ping_period_ms = config.get_int("repl-ping-replica-period").saturating_mul(1000);
+    s.migration_barrier = config.get_int("cluster-migration-barrier").max(0) as usize;
+    s.allow_replica_migration = config.get_bool("cluster-allow-replica-migration");
 }
 
 /// Whether this client request must wait: a write while a manual failover pauses writes.
