@@ -243,3 +243,145 @@ fn cluster_failover_on_a_replica_swaps_roles() {
         Some("ok")
     );
 }
+
+/// Failover across implementations: three redis-server 7.0 and three slotkv nodes in one
+/// cluster. A master of each kind is killed in turn; its replica (of the other kind) must
+/// win votes from masters of both kinds, and every survivor must agree on the result.
+#[test]
+fn mixed_cluster_fails_over_both_ways() {
+    use slotkv_testkit::ServerBinary;
+    let base = tempfile::tempdir().expect("tempdir");
+    let mut nodes: Vec<ServerProcess> = (0..6)
+        .map(|i| {
+            let bin = if i.is_multiple_of(2) {
+                ServerBinary::Redis
+            } else {
+                super::slotkv()
+            };
+            super::start_node_of(bin, base.path(), NODE_TIMEOUT_MS)
+        })
+        .collect();
+    for n in &nodes {
+        // Replication between the two kinds is not what is tested here: data age must not
+        // stop a replica that never synced.
+        n.client()
+            .cmd_ok(&["CONFIG", "SET", "cluster-replica-validity-factor", "0"]);
+        n.client()
+            .cmd_ok(&["CONFIG", "SET", "cluster-allow-replica-migration", "no"]);
+    }
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    // redis-cli pairs the masters (the first three) with the replicas in a rotated order;
+    // this order gives a redis master a slotkv replica and a slotkv master a redis one.
+    args.extend(
+        [0, 1, 2, 3, 5, 4]
+            .iter()
+            .map(|&i| format!("127.0.0.1:{}", nodes[i].port())),
+    );
+    args.extend(["--cluster-replicas".into(), "1".into(), "--cluster-yes".into()]);
+    let out = std::process::Command::new(slotkv_testkit::redis_cli_path())
+        .args(&args)
+        .output()
+        .expect("redis-cli");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    for n in &nodes {
+        let mut c = n.client();
+        assert!(
+            wait_until(Duration::from_secs(30), || {
+                info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
+                    && cluster_nodes(&mut c).iter().filter(|l| l.has("slave")).count() == 3
+            }),
+            "node {} never settled:\n{}",
+            n.port(),
+            bulk_text(c.cmd(&["CLUSTER", "NODES"]))
+        );
+    }
+    let is_redis = |i: usize| i.is_multiple_of(2);
+    let idx = |port: u16| nodes.iter().position(|n| n.port() == port).expect("port");
+    // Make sure a slotkv master has a redis replica: move a redis replica there if needed.
+    let lines = cluster_nodes(&mut nodes[0].client());
+    let master_of = |l: &NodeLine| lines.iter().find(|m| m.id == l.master).map(|m| idx(m.port));
+    let has_mixed = |want_redis_master: bool| {
+        lines.iter().filter(|l| l.has("slave")).any(|r| {
+            master_of(r)
+                .is_some_and(|m| is_redis(m) == want_redis_master && is_redis(idx(r.port)) != is_redis(m))
+        })
+    };
+    if !has_mixed(false) {
+        let redis_replica = lines
+            .iter()
+            .find(|r| r.has("slave") && is_redis(idx(r.port)) && master_of(r).is_some_and(is_redis));
+        let slotkv_master = lines.iter().find(|m| m.has("master") && !is_redis(idx(m.port)));
+        if let (Some(r), Some(m)) = (redis_replica, slotkv_master) {
+            let (r, m_id) = (idx(r.port), m.id.clone());
+            nodes[r].client().cmd_ok(&["CLUSTER", "REPLICATE", &m_id]);
+            let r_id = myid(&nodes[r]);
+            for n in &nodes {
+                let mut c = n.client();
+                assert!(
+                    wait_until(Duration::from_secs(20), || {
+                        cluster_nodes(&mut c)
+                            .iter()
+                            .any(|l| l.id == r_id && l.master == m_id)
+                    }),
+                    "node {} never saw the moved replica",
+                    n.port()
+                );
+            }
+        }
+    }
+    let lines = cluster_nodes(&mut nodes[0].client());
+    // Pairs (master, replica) where the two are of different kinds.
+    let mut pairs: Vec<(usize, usize)> = lines
+        .iter()
+        .filter(|l| l.has("slave"))
+        .map(|r| {
+            let m = lines.iter().find(|l| l.id == r.master).expect("master line");
+            (idx(m.port), idx(r.port))
+        })
+        .filter(|(m, r)| is_redis(*m) != is_redis(*r))
+        .collect();
+    pairs.sort_by_key(|(m, _)| !is_redis(*m));
+    eprintln!("mixed pairs (master, replica), even = redis: {pairs:?}");
+    let mut tested = (false, false);
+    let mut dead = Vec::new();
+    for (m, r) in pairs {
+        if (is_redis(m) && tested.0) || (!is_redis(m) && tested.1) {
+            continue;
+        }
+        let new_id = myid(&nodes[r]);
+        let old_id = myid(&nodes[m]);
+        nodes[m].kill(slotkv_testkit::Signal::Kill).expect("SIGKILL");
+        dead.push(m);
+        for (i, n) in nodes.iter().enumerate() {
+            if dead.contains(&i) {
+                continue;
+            }
+            let mut c = n.client();
+            assert!(
+                wait_until(Duration::from_secs(30), || {
+                    let lines = cluster_nodes(&mut c);
+                    lines
+                        .iter()
+                        .any(|l| l.id == new_id && l.has("master") && !l.slots.is_empty())
+                        && lines.iter().any(|l| l.id == old_id && l.has("fail"))
+                        && info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
+                }),
+                "{} node {} does not show {}'s replica promoted:\n{}",
+                if is_redis(i) { "redis" } else { "slotkv" },
+                n.port(),
+                if is_redis(m) { "redis" } else { "slotkv" },
+                bulk_text(c.cmd(&["CLUSTER", "NODES"]))
+            );
+        }
+        if is_redis(m) {
+            tested.0 = true;
+        } else {
+            tested.1 = true;
+        }
+    }
+    assert!(tested.0 || tested.1, "no mixed master/replica pair to test");
+    eprintln!(
+        "mixed failover: redis master -> slotkv replica tested: {}, slotkv master -> redis replica tested: {}",
+        tested.0, tested.1
+    );
+}
