@@ -29,8 +29,9 @@ pub enum Effect {
     BecomeReplicaOf { master: NodeId, ip: String, port: u16 },
     /// Stop replicating (promotion).
     BecomeMaster,
-    /// Deliver a PUBLISH received from the bus to local subscribers.
-    Publish { channel: Vec<u8>, message: Vec<u8> },
+    /// Deliver a PUBLISH (or, with `shard`, a sharded SPUBLISH) received from the bus to
+    /// local subscribers.
+    Publish { channel: Vec<u8>, message: Vec<u8>, shard: bool },
     /// Slots this node lost while holding keys in them: the keys must go.
     DropSlotKeys(Vec<Slot>),
     /// Hold client writes until this unix ms (a master in a manual failover); 0 resumes
@@ -494,6 +495,7 @@ impl ClusterState {
                     fx.push(Effect::Publish {
                         channel: channel.clone(),
                         message: message.clone(),
+                        shard: h.msg_type == MsgType::PublishShard,
                     });
                 }
             }
@@ -1065,9 +1067,11 @@ impl ClusterState {
         v
     }
 
-    /// Builds a bus PUBLISH to send to every node.
-    pub fn publish_message(&mut self, channel: &[u8], message: &[u8]) -> Vec<Effect> {
-        let header = self.header(MsgType::Publish);
+    /// Builds a bus PUBLISH to send to every node, or with `shard` a PUBLISHSHARD to the
+    /// other nodes of this node's shard (its master and the master's replicas).
+    pub fn publish_message(&mut self, channel: &[u8], message: &[u8], shard: bool) -> Vec<Effect> {
+        let header = self.header(if shard { MsgType::PublishShard } else { MsgType::Publish });
+        let shard_master = self.my_master();
         let msg = Message {
             header,
             body: Body::Publish {
@@ -1079,6 +1083,7 @@ impl ClusterState {
             .nodes
             .values()
             .filter(|n| n.id != self.myself && n.link_up && !n.is(flags::HANDSHAKE))
+            .filter(|n| !shard || Some(n.id) == shard_master || (n.master.is_some() && n.master == shard_master))
             .map(|n| n.id)
             .collect();
         targets

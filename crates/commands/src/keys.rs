@@ -159,7 +159,7 @@ fn exists_notouch(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
 /// Whether this node keeps logically expired keys until its master deletes them (a
 /// replica): then a past expiry time is stored rather than deleting the key.
 fn is_replica(ctx: &mut Ctx<'_>) -> bool {
-    ctx.db().expire_mode == ExpireMode::HideOnly
+    ctx.db().expire_mode != ExpireMode::Delete
 }
 
 // ---------------------------------------------------------------------------------------

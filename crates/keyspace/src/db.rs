@@ -20,6 +20,9 @@ pub enum ExpireMode {
     Delete,
     /// Hide it but keep it until the master's DEL arrives: replicas.
     HideOnly,
+    /// Treat it as live: a replica applying its master's stream, where keys expire only
+    /// by the master's DELs (Redis's `expireIfNeeded` for the master client).
+    Keep,
 }
 
 #[derive(Debug, Clone)]
@@ -67,7 +70,9 @@ impl Db {
     }
 
     fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
-        !self.expires.is_empty() && matches!(self.expires.get(key), Some(&t) if t <= now_ms)
+        !self.expires.is_empty()
+            && self.expire_mode != ExpireMode::Keep
+            && matches!(self.expires.get(key), Some(&t) if t <= now_ms)
     }
 
     /// Applies lazy expiry to `key`; returns true if the key is (logically) gone.
@@ -388,6 +393,18 @@ impl Keyspace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keep_mode_sees_expired_keys_as_live() {
+        let mut db = Db::new();
+        db.set(b"a", Value::Str(b"1".to_vec()), 0);
+        assert!(db.set_expire(b"a", 100));
+        db.expire_mode = ExpireMode::Keep;
+        assert!(db.get(b"a", 200).is_some());
+        assert!(db.delete(b"a", 200));
+        assert!(db.expired.is_empty());
+        assert_eq!(db.len(), 0);
+    }
 
     #[test]
     fn lazy_expiry_queues_del() {

@@ -29,5 +29,6 @@ pub use crc64::crc64;
 pub use dump::{decode_value, dump_payload, restore_payload, verify_payload};
 pub use error::PersistenceError;
 pub use rdb::{
-    read_rdb, read_rdb_with, write_rdb, RdbLoadOptions, RdbOptions, RdbStats, REDIS_VERSION_COMPAT,
+    read_rdb, read_rdb_with, write_rdb, write_rdb_with_aux, RdbLoadOptions, RdbOptions, RdbStats,
+    REDIS_VERSION_COMPAT,
 };

@@ -103,6 +103,19 @@ fn aux(buf: &mut Vec<u8>, key: &str, value: &[u8]) {
 /// in a `BufWriter`, fsync and renaming into place are left to the caller. `used-mem` is
 /// written as 0 (this crate does not know the process's memory use).
 pub fn write_rdb<W: Write>(w: W, ks: &Keyspace, now_ms: i64, opts: &RdbOptions) -> io::Result<()> {
+    write_rdb_with_aux(w, ks, now_ms, opts, &[])
+}
+
+/// [`write_rdb`] with extra AUX fields after the standard ones (a replica's `repl-id`,
+/// `repl-offset` and `repl-stream-db`, which let it resynchronize partially after a
+/// restart).
+pub fn write_rdb_with_aux<W: Write>(
+    w: W,
+    ks: &Keyspace,
+    now_ms: i64,
+    opts: &RdbOptions,
+    extra_aux: &[(String, Vec<u8>)],
+) -> io::Result<()> {
     let mut out = CrcWriter {
         inner: w,
         crc: 0,
@@ -115,6 +128,9 @@ pub fn write_rdb<W: Write>(w: W, ks: &Keyspace, now_ms: i64, opts: &RdbOptions) 
     aux(&mut buf, "ctime", (now_ms / 1000).to_string().as_bytes());
     aux(&mut buf, "used-mem", b"0");
     aux(&mut buf, "aof-base", b"0");
+    for (k, v) in extra_aux {
+        aux(&mut buf, k, v);
+    }
     for (index, db) in ks.dbs.iter().enumerate() {
         if db.is_empty() {
             continue;

@@ -98,6 +98,8 @@ struct Session<'a> {
 enum Step {
     Continue,
     Close,
+    /// The connection became a replica's feed, from this offset.
+    ReplicaStream(u64),
 }
 
 impl Session<'_> {
@@ -131,9 +133,26 @@ impl Session<'_> {
                 self.parser.set_unauthenticated(unauth);
                 let proto_err = self.parse_pending(unauth);
                 let parsed = !self.pending.is_empty();
-                if let Step::Close = self.run_pending(conn).await {
-                    let _ = self.flush().await;
-                    return;
+                match self.run_pending(conn).await {
+                    Step::Continue => {}
+                    Step::Close => {
+                        let _ = self.flush().await;
+                        return;
+                    }
+                    Step::ReplicaStream(from) => {
+                        if self.flush().await.is_ok() {
+                            let inbuf = std::mem::take(&mut self.inbuf);
+                            crate::replication::master::serve_replica(
+                                self.shared,
+                                &mut self.stream,
+                                inbuf,
+                                conn,
+                                from,
+                            )
+                            .await;
+                        }
+                        return;
+                    }
                 }
                 if let Some(e) = proto_err {
                     self.out.error(&format!("ERR {e}"));
@@ -241,6 +260,25 @@ impl Session<'_> {
                     self.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
                 }
                 Some(Action::None) => {}
+                Some(Action::StartReplicaStream { from }) => return Step::ReplicaStream(from),
+                Some(Action::WaitReplicas {
+                    offset,
+                    num,
+                    deadline_ms,
+                }) => {
+                    if self.flush().await.is_err() {
+                        return Step::Close;
+                    }
+                    let n = crate::replication::wait_for_acks(
+                        self.shared,
+                        &conn.handle,
+                        offset,
+                        num,
+                        deadline_ms,
+                    )
+                    .await;
+                    self.out.int(n as i64);
+                }
                 Some(Action::Block(b)) => {
                     if self.flush().await.is_err() {
                         return Step::Close;
@@ -318,6 +356,12 @@ impl Session<'_> {
                 self.out.bulk(&channel);
                 self.out.bulk(&payload);
             }
+            PushMsg::ShardMessage { channel, payload } => {
+                self.out.push_len(3);
+                self.out.bulk(b"smessage");
+                self.out.bulk(&channel);
+                self.out.bulk(&payload);
+            }
             PushMsg::Monitor(line) => {
                 self.out.raw(b"+");
                 self.out.raw(&line);
@@ -386,6 +430,7 @@ fn cleanup(shared: &Shared, conn: &mut ConnState) {
         let mut core = shared.core.lock();
         crate::cmds::multi::unwatch_all(&mut core.rest, conn);
         crate::cmds::pubsub::unsubscribe_all(&mut core.rest, conn);
+        crate::replication::on_disconnect(&mut core.rest, conn.id);
         if !core.rest.blocked.is_empty() {
             core.rest.blocked.retain(|_, waiters| {
                 waiters.retain(|w| w.client_id != conn.id);

@@ -22,6 +22,14 @@ pub enum Action {
     Close,
     /// Wait for keys, then run the command again.
     Block(BlockOn),
+    /// PSYNC/SYNC answered: the connection becomes a replication feed from offset `from`.
+    StartReplicaStream { from: u64 },
+    /// WAIT: block until `num` replicas acknowledged `offset` or the deadline (0: none).
+    WaitReplicas {
+        offset: u64,
+        num: usize,
+        deadline_ms: i64,
+    },
     /// Stop the server (SHUTDOWN); `save` is the NOSAVE/SAVE override.
     Shutdown { save: Option<bool> },
     /// Sleep outside the lock? No: DEBUG SLEEP sleeps inside, like Redis; this is for
@@ -200,6 +208,17 @@ fn call_inner(
             spec.name
         ));
         reply_error(&mut core.rest, out, &e);
+        return;
+    }
+    if spec.has(flags::WRITE) && crate::replication::refuse_write(&core.rest, shared, conn.id) {
+        if let Some(m) = conn.multi.as_mut() {
+            m.errored = true;
+        }
+        reply_error(
+            &mut core.rest,
+            out,
+            &CmdError::Raw(crate::replication::READONLY_ERR.into()),
+        );
         return;
     }
     if conn.multi.is_some() && !runs_inside_multi(spec.name) {

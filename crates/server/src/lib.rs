@@ -16,6 +16,7 @@ mod fork;
 pub mod log;
 pub mod persist;
 pub mod propagate;
+pub mod replication;
 pub mod shared;
 #[path = "main.rs"]
 pub mod startup;
@@ -140,6 +141,7 @@ pub async fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
     tokio::spawn(cron::run(shared.clone()));
+    tokio::spawn(replication::run_manager(shared.clone()));
     tokio::spawn(handle_signals(shared.clone()));
     shared.shutdown.notified().await;
 }

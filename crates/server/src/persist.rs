@@ -8,7 +8,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use slotkv_keyspace::Keyspace;
-use slotkv_persistence::{read_rdb, write_rdb, RdbOptions};
+use slotkv_persistence::{read_rdb, write_rdb_with_aux, RdbOptions};
 
 use crate::log::now_ms;
 use crate::shared::{CoreRest, Shared};
@@ -35,6 +35,18 @@ fn rdb_options(shared: &Shared) -> RdbOptions {
 
 /// Writes the keyspace to `path` atomically (temp file, fsync, rename).
 pub fn write_file(ks: &Keyspace, path: &Path, opts: &RdbOptions, tmp_tag: u32) -> std::io::Result<()> {
+    write_file_with_aux(ks, path, opts, tmp_tag, &[])
+}
+
+/// [`write_file`] with extra AUX fields (the replication position, see
+/// `replication::rdb_aux`).
+pub fn write_file_with_aux(
+    ks: &Keyspace,
+    path: &Path,
+    opts: &RdbOptions,
+    tmp_tag: u32,
+    aux: &[(String, Vec<u8>)],
+) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -43,7 +55,7 @@ pub fn write_file(ks: &Keyspace, path: &Path, opts: &RdbOptions, tmp_tag: u32) -
     let result = (|| {
         let f = File::create(&tmp)?;
         let mut w = BufWriter::with_capacity(1 << 16, f);
-        write_rdb(&mut w, ks, now_ms(), opts)?;
+        write_rdb_with_aux(&mut w, ks, now_ms(), opts, aux)?;
         w.flush()?;
         let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
@@ -66,7 +78,8 @@ fn db_path(shared: &Shared) -> std::path::PathBuf {
 /// SAVE: writes the file now, holding the lock (clients wait, as with Redis).
 pub fn save_foreground(shared: &Shared, ks: &Keyspace, rest: &mut CoreRest) -> std::io::Result<()> {
     let path = db_path(shared);
-    let result = write_file(ks, &path, &rdb_options(shared), std::process::id());
+    let aux = crate::replication::rdb_aux(rest);
+    let result = write_file_with_aux(ks, &path, &rdb_options(shared), std::process::id(), &aux);
     match &result {
         Ok(()) => {
             tracing::info!("DB saved on disk");
@@ -89,7 +102,9 @@ pub fn start_bgsave(shared: &Shared, ks: &Keyspace, rest: &mut CoreRest) -> Resu
     let opts = rdb_options(shared);
     let started = now_ms();
     rest.save.last_try_ms = started;
-    match crate::fork::spawn_child(|| write_file(ks, &path, &opts, std::process::id()).is_ok()) {
+    let aux = crate::replication::rdb_aux(rest);
+    match crate::fork::spawn_child(|| write_file_with_aux(ks, &path, &opts, std::process::id(), &aux).is_ok())
+    {
         Ok(pid) => {
             tracing::info!("Background saving started by pid {pid}");
             rest.save.child = Some((pid, started, rest.dirty));
@@ -158,6 +173,7 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
     let reader = std::io::BufReader::with_capacity(1 << 16, file);
     match read_rdb(reader, &mut core.ks, now_ms()) {
         Ok(stats) => {
+            crate::replication::restore_from_rdb(shared, &mut core.rest, &stats);
             tracing::info!(
                 "Done loading RDB, keys loaded: {}, keys expired: {}.",
                 stats.keys_loaded,

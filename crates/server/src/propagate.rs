@@ -31,6 +31,9 @@ pub struct ReplFeed {
     /// Bytes appended since the AOF last took them.
     pub aof_pending: Vec<u8>,
     pub aof_enabled: bool,
+    /// Set while we are a replica: the stream is our master's, relayed with
+    /// [`ReplFeed::append_raw`]; local writes (a writable replica) are not propagated.
+    pub relay_only: bool,
     scratch: Vec<u8>,
 }
 
@@ -53,6 +56,7 @@ impl ReplFeed {
             grown: Arc::new(Notify::new()),
             aof_pending: Vec::new(),
             aof_enabled: false,
+            relay_only: false,
             scratch: Vec::new(),
         }
     }
@@ -64,7 +68,7 @@ impl ReplFeed {
 
     /// Appends one command executed in `db`.
     pub fn feed<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
-        if !self.enabled {
+        if !self.enabled || self.relay_only {
             return;
         }
         self.scratch.clear();
@@ -132,7 +136,15 @@ impl ReplFeed {
             return None;
         }
         let skip = (from - self.backlog_start()) as usize;
-        Some(self.backlog.iter().skip(skip).copied().collect())
+        let (a, b) = self.backlog.as_slices();
+        let mut out = Vec::with_capacity(self.backlog.len() - skip);
+        if skip < a.len() {
+            out.extend_from_slice(&a[skip..]);
+            out.extend_from_slice(b);
+        } else {
+            out.extend_from_slice(&b[skip - a.len()..]);
+        }
+        Some(out)
     }
 }
 
@@ -177,5 +189,16 @@ mod tests {
         assert_eq!(f.backlog.len(), 16 * 1024);
         assert!(f.copy_from(1).is_none());
         assert!(f.copy_from(f.offset + 1).unwrap().is_empty());
+    }
+
+    #[test]
+    fn relay_only_ignores_local_writes() {
+        let mut f = ReplFeed::new(1 << 20);
+        f.enabled = true;
+        f.relay_only = true;
+        f.feed(0, &[&b"SET"[..], b"a", b"1"]);
+        assert_eq!(f.offset, 0);
+        f.append_raw(b"*1\r\n$4\r\nPING\r\n");
+        assert_eq!(f.offset, 14);
     }
 }

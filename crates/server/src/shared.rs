@@ -32,6 +32,8 @@ pub enum PushMsg {
         channel: Bytes,
         payload: Bytes,
     },
+    /// A sharded pub/sub message (SPUBLISH), delivered as `smessage`.
+    ShardMessage { channel: Bytes, payload: Bytes },
     /// A MONITOR line, already formatted (without the leading `+`).
     Monitor(Bytes),
 }
@@ -105,6 +107,8 @@ pub struct CoreRest {
     pub channels: HashMap<Bytes, HashMap<u64, PushSender>>,
     /// Pattern → subscribers.
     pub patterns: HashMap<Bytes, HashMap<u64, PushSender>>,
+    /// Shard channel → subscribers (SSUBSCRIBE).
+    pub shard_channels: HashMap<Bytes, HashMap<u64, PushSender>>,
     /// Changes since the last save (`rdb_changes_since_last_save`).
     pub dirty: u64,
     pub last_save_s: i64,
@@ -119,6 +123,8 @@ pub struct CoreRest {
     pub slowlog_max_len: usize,
     /// The write stream for replicas and the AOF.
     pub repl: crate::propagate::ReplFeed,
+    /// Role, replication ids, attached replicas (see `replication`).
+    pub replication: crate::replication::ReplState,
     /// Background save state.
     pub save: crate::persist::SaveState,
     /// The append-only file.
@@ -279,10 +285,11 @@ pub fn random_hex40() -> String {
 pub struct Subscriptions {
     pub channels: HashSet<Bytes>,
     pub patterns: HashSet<Bytes>,
+    pub shard_channels: HashSet<Bytes>,
 }
 
 impl Subscriptions {
     pub fn count(&self) -> usize {
-        self.channels.len() + self.patterns.len()
+        self.channels.len() + self.patterns.len() + self.shard_channels.len()
     }
 }

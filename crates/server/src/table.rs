@@ -43,6 +43,7 @@ impl CommandTable {
             .map(|s| s.map_handler(&Handler::Data))
             .collect();
         specs.extend(crate::cmds::specs());
+        specs.extend(crate::replication::specs());
         Self::new(specs)
     }
 

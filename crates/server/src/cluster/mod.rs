@@ -339,13 +339,14 @@ pub fn apply_effects(
                 save = true;
                 changed = true;
             }
-            Effect::Publish { channel, message } => {
+            Effect::Publish { channel, message, shard } => {
                 let core = shared.core.lock();
-                crate::cmds::pubsub::publish_local(
-                    &core.rest,
-                    &bytes::Bytes::from(channel),
-                    &bytes::Bytes::from(message),
-                );
+                let (channel, message) = (bytes::Bytes::from(channel), bytes::Bytes::from(message));
+                if shard {
+                    crate::cmds::pubsub::publish_shard_local(&core.rest, &channel, &message);
+                } else {
+                    crate::cmds::pubsub::publish_local(&core.rest, &channel, &message);
+                }
             }
             Effect::PauseWrites { until } => {
                 shell

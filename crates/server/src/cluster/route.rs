@@ -43,10 +43,12 @@ pub fn check(
     }
     let Some(slot) = slot else { return Ok(()) };
     let is_write = spec.has(flags::WRITE);
+    let shard_pubsub = matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish");
     let Some(owner) = view.owner(slot) else {
         return Err(CmdError::Raw("CLUSTERDOWN Hash slot not served".into()));
     };
-    if !view.state_ok {
+    let pubsub_when_down = shard_pubsub && shared.config.read().get_bool("cluster-allow-pubsubshard-when-down");
+    if !view.state_ok && !pubsub_when_down {
         let reads_ok = shared.config.read().get_bool("cluster-allow-reads-when-down");
         if !reads_ok {
             return Err(CmdError::Raw("CLUSTERDOWN The cluster is down".into()));
@@ -86,7 +88,7 @@ pub fn check(
         }
         return Ok(());
     }
-    if conn.readonly && !is_write && view.is_replica && view.my_master == Some(owner.id) {
+    if (conn.readonly || shard_pubsub) && !is_write && view.is_replica && view.my_master == Some(owner.id) {
         return Ok(());
     }
     Err(CmdError::Raw(format!("MOVED {slot} {}", owner.addr)))

@@ -23,6 +23,9 @@ pub(crate) fn specs() -> Vec<Spec> {
         cmd("psubscribe", -2, flags, (0, 0, 0), g, h(psubscribe)).since("2.0.0"),
         cmd("unsubscribe", -1, flags, (0, 0, 0), g, h(unsubscribe)).since("2.0.0"),
         cmd("punsubscribe", -1, flags, (0, 0, 0), g, h(punsubscribe)).since("2.0.0"),
+        cmd("ssubscribe", -2, flags, (1, -1, 1), g, h(ssubscribe)).since("7.0.0"),
+        cmd("sunsubscribe", -1, flags, (1, -1, 1), g, h(sunsubscribe)).since("7.0.0"),
+        cmd("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, (1, 1, 1), g, h(spublish)).since("7.0.0"),
         cmd(
             "publish",
             3,
@@ -143,6 +146,76 @@ fn psubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+fn ssubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    if s.conn.multi.is_some() {
+        return Err(CmdError::err("SSUBSCRIBE isn't allowed for a DENY BLOCKING client"));
+    }
+    let before = s.conn.subs.count();
+    for ch in &args[1..] {
+        if s.conn.subs.shard_channels.insert(ch.clone()) {
+            s.rest.shard_channels.entry(ch.clone()).or_default().insert(s.conn.id, s.conn.push_tx.clone());
+        }
+        reply_sub(s.data.out, b"ssubscribe", Some(ch), s.conn.subs.shard_channels.len());
+    }
+    track_pubsub_client(s, before);
+    Ok(())
+}
+
+fn remove_shard_channel(rest: &mut CoreRest, conn: &mut ConnState, ch: &Bytes) -> bool {
+    if !conn.subs.shard_channels.remove(ch) {
+        return false;
+    }
+    if let Some(m) = rest.shard_channels.get_mut(ch) {
+        m.remove(&conn.id);
+        if m.is_empty() {
+            rest.shard_channels.remove(ch);
+        }
+    }
+    true
+}
+
+fn sunsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    let before = s.conn.subs.count();
+    let targets: Vec<Bytes> =
+        if args.len() > 1 { args[1..].to_vec() } else { s.conn.subs.shard_channels.iter().cloned().collect() };
+    if targets.is_empty() {
+        reply_sub(s.data.out, b"sunsubscribe", None, s.conn.subs.shard_channels.len());
+    }
+    for ch in &targets {
+        remove_shard_channel(s.rest, s.conn, ch);
+        reply_sub(s.data.out, b"sunsubscribe", Some(ch), s.conn.subs.shard_channels.len());
+    }
+    track_pubsub_client(s, before);
+    Ok(())
+}
+
+/// Delivers a sharded message to local SSUBSCRIBE subscribers.
+pub fn publish_shard_local(rest: &CoreRest, channel: &Bytes, payload: &Bytes) -> usize {
+    let mut n = 0;
+    if let Some(subs) = rest.shard_channels.get(channel) {
+        for tx in subs.values() {
+            if tx.send(PushMsg::ShardMessage { channel: channel.clone(), payload: payload.clone() }).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+fn spublish(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    let n = publish_shard_local(s.rest, &args[1], &args[2]);
+    if let Some(shell) = s.shared.cluster.get() {
+        let mut st = shell.state.lock();
+        for e in st.publish_message(&args[1], &args[2], true) {
+            if let slotkv_cluster::state::Effect::Send { node, msg } = e {
+                shell.send(node, slotkv_cluster::message::encode(&msg));
+            }
+        }
+    }
+    s.data.out.int(n as i64);
+    Ok(())
+}
+
 fn remove_channel(rest: &mut CoreRest, conn: &mut ConnState, ch: &Bytes) -> bool {
     if !conn.subs.channels.remove(ch) {
         return false;
@@ -215,6 +288,10 @@ pub fn unsubscribe_all(rest: &mut CoreRest, conn: &mut ConnState) {
     for p in &pats {
         remove_pattern(rest, conn, p);
     }
+    let shard: Vec<Bytes> = conn.subs.shard_channels.iter().cloned().collect();
+    for ch in &shard {
+        remove_shard_channel(rest, conn, ch);
+    }
 }
 
 /// Delivers a message to local subscribers; returns how many received it.
@@ -258,7 +335,7 @@ fn publish(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     if let Some(shell) = s.shared.cluster.get() {
         // In a cluster, every node's subscribers get the message, through the bus.
         let mut st = shell.state.lock();
-        let fx = st.publish_message(&args[1], &args[2]);
+        let fx = st.publish_message(&args[1], &args[2], false);
         for e in fx {
             if let slotkv_cluster::state::Effect::Send { node, msg } = e {
                 shell.send(node, slotkv_cluster::message::encode(&msg));
@@ -303,8 +380,17 @@ fn pubsub_numpat(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn pubsub_shardchannels(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
-    s.data.out.array_len(0);
+fn pubsub_shardchannels(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::WrongArity("pubsub|shardchannels".into()));
+    }
+    let pat = args.get(2);
+    let list: Vec<&Bytes> =
+        s.rest.shard_channels.keys().filter(|c| pat.is_none_or(|p| glob_match(p, c, false))).collect();
+    s.data.out.array_len(list.len());
+    for c in list {
+        s.data.out.bulk(c);
+    }
     Ok(())
 }
 
@@ -312,7 +398,7 @@ fn pubsub_shardnumsub(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     s.data.out.map_len(args.len() - 2);
     for ch in &args[2..] {
         s.data.out.bulk(ch);
-        s.data.out.int(0);
+        s.data.out.int(s.rest.shard_channels.get(ch).map_or(0, |m| m.len()) as i64);
     }
     Ok(())
 }

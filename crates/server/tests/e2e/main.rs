@@ -15,5 +15,6 @@ mod multi_client;
 #[cfg(feature = "pending-e2e")]
 mod pending;
 mod protocol;
+mod replication;
 mod startup;
 mod util;
