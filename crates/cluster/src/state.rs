@@ -31,7 +31,11 @@ pub enum Effect {
     BecomeMaster,
     /// Deliver a PUBLISH (or, with `shard`, a sharded SPUBLISH) received from the bus to
     /// local subscribers.
-    Publish { channel: Vec<u8>, message: Vec<u8>, shard: bool },
+    Publish {
+        channel: Vec<u8>,
+        message: Vec<u8>,
+        shard: bool,
+    },
     /// Slots this node lost while holding keys in them: the keys must go.
     DropSlotKeys(Vec<Slot>),
     /// Hold client writes until this unix ms (a master in a manual failover); 0 resumes
@@ -1070,7 +1074,11 @@ impl ClusterState {
     /// Builds a bus PUBLISH to send to every node, or with `shard` a PUBLISHSHARD to the
     /// other nodes of this node's shard (its master and the master's replicas).
     pub fn publish_message(&mut self, channel: &[u8], message: &[u8], shard: bool) -> Vec<Effect> {
-        let header = self.header(if shard { MsgType::PublishShard } else { MsgType::Publish });
+        let header = self.header(if shard {
+            MsgType::PublishShard
+        } else {
+            MsgType::Publish
+        });
         let shard_master = self.my_master();
         let msg = Message {
             header,
@@ -1083,7 +1091,9 @@ impl ClusterState {
             .nodes
             .values()
             .filter(|n| n.id != self.myself && n.link_up && !n.is(flags::HANDSHAKE))
-            .filter(|n| !shard || Some(n.id) == shard_master || (n.master.is_some() && n.master == shard_master))
+            .filter(|n| {
+                !shard || Some(n.id) == shard_master || (n.master.is_some() && n.master == shard_master)
+            })
             .map(|n| n.id)
             .collect();
         targets

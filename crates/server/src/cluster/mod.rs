@@ -339,7 +339,11 @@ pub fn apply_effects(
                 save = true;
                 changed = true;
             }
-            Effect::Publish { channel, message, shard } => {
+            Effect::Publish {
+                channel,
+                message,
+                shard,
+            } => {
                 let core = shared.core.lock();
                 let (channel, message) = (bytes::Bytes::from(channel), bytes::Bytes::from(message));
                 if shard {

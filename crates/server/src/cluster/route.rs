@@ -47,7 +47,11 @@ pub fn check(
     let Some(owner) = view.owner(slot) else {
         return Err(CmdError::Raw("CLUSTERDOWN Hash slot not served".into()));
     };
-    let pubsub_when_down = shard_pubsub && shared.config.read().get_bool("cluster-allow-pubsubshard-when-down");
+    let pubsub_when_down = shard_pubsub
+        && shared
+            .config
+            .read()
+            .get_bool("cluster-allow-pubsubshard-when-down");
     if !view.state_ok && !pubsub_when_down {
         let reads_ok = shared.config.read().get_bool("cluster-allow-reads-when-down");
         if !reads_ok {

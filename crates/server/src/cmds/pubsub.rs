@@ -25,7 +25,15 @@ pub(crate) fn specs() -> Vec<Spec> {
         cmd("punsubscribe", -1, flags, (0, 0, 0), g, h(punsubscribe)).since("2.0.0"),
         cmd("ssubscribe", -2, flags, (1, -1, 1), g, h(ssubscribe)).since("7.0.0"),
         cmd("sunsubscribe", -1, flags, (1, -1, 1), g, h(sunsubscribe)).since("7.0.0"),
-        cmd("spublish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, (1, 1, 1), g, h(spublish)).since("7.0.0"),
+        cmd(
+            "spublish",
+            3,
+            PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+            (1, 1, 1),
+            g,
+            h(spublish),
+        )
+        .since("7.0.0"),
         cmd(
             "publish",
             3,
@@ -148,14 +156,25 @@ fn psubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn ssubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     if s.conn.multi.is_some() {
-        return Err(CmdError::err("SSUBSCRIBE isn't allowed for a DENY BLOCKING client"));
+        return Err(CmdError::err(
+            "SSUBSCRIBE isn't allowed for a DENY BLOCKING client",
+        ));
     }
     let before = s.conn.subs.count();
     for ch in &args[1..] {
         if s.conn.subs.shard_channels.insert(ch.clone()) {
-            s.rest.shard_channels.entry(ch.clone()).or_default().insert(s.conn.id, s.conn.push_tx.clone());
+            s.rest
+                .shard_channels
+                .entry(ch.clone())
+                .or_default()
+                .insert(s.conn.id, s.conn.push_tx.clone());
         }
-        reply_sub(s.data.out, b"ssubscribe", Some(ch), s.conn.subs.shard_channels.len());
+        reply_sub(
+            s.data.out,
+            b"ssubscribe",
+            Some(ch),
+            s.conn.subs.shard_channels.len(),
+        );
     }
     track_pubsub_client(s, before);
     Ok(())
@@ -176,14 +195,27 @@ fn remove_shard_channel(rest: &mut CoreRest, conn: &mut ConnState, ch: &Bytes) -
 
 fn sunsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let before = s.conn.subs.count();
-    let targets: Vec<Bytes> =
-        if args.len() > 1 { args[1..].to_vec() } else { s.conn.subs.shard_channels.iter().cloned().collect() };
+    let targets: Vec<Bytes> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        s.conn.subs.shard_channels.iter().cloned().collect()
+    };
     if targets.is_empty() {
-        reply_sub(s.data.out, b"sunsubscribe", None, s.conn.subs.shard_channels.len());
+        reply_sub(
+            s.data.out,
+            b"sunsubscribe",
+            None,
+            s.conn.subs.shard_channels.len(),
+        );
     }
     for ch in &targets {
         remove_shard_channel(s.rest, s.conn, ch);
-        reply_sub(s.data.out, b"sunsubscribe", Some(ch), s.conn.subs.shard_channels.len());
+        reply_sub(
+            s.data.out,
+            b"sunsubscribe",
+            Some(ch),
+            s.conn.subs.shard_channels.len(),
+        );
     }
     track_pubsub_client(s, before);
     Ok(())
@@ -194,7 +226,13 @@ pub fn publish_shard_local(rest: &CoreRest, channel: &Bytes, payload: &Bytes) ->
     let mut n = 0;
     if let Some(subs) = rest.shard_channels.get(channel) {
         for tx in subs.values() {
-            if tx.send(PushMsg::ShardMessage { channel: channel.clone(), payload: payload.clone() }).is_ok() {
+            if tx
+                .send(PushMsg::ShardMessage {
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                })
+                .is_ok()
+            {
                 n += 1;
             }
         }
@@ -385,8 +423,12 @@ fn pubsub_shardchannels(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::WrongArity("pubsub|shardchannels".into()));
     }
     let pat = args.get(2);
-    let list: Vec<&Bytes> =
-        s.rest.shard_channels.keys().filter(|c| pat.is_none_or(|p| glob_match(p, c, false))).collect();
+    let list: Vec<&Bytes> = s
+        .rest
+        .shard_channels
+        .keys()
+        .filter(|c| pat.is_none_or(|p| glob_match(p, c, false)))
+        .collect();
     s.data.out.array_len(list.len());
     for c in list {
         s.data.out.bulk(c);
@@ -398,7 +440,9 @@ fn pubsub_shardnumsub(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     s.data.out.map_len(args.len() - 2);
     for ch in &args[2..] {
         s.data.out.bulk(ch);
-        s.data.out.int(s.rest.shard_channels.get(ch).map_or(0, |m| m.len()) as i64);
+        s.data
+            .out
+            .int(s.rest.shard_channels.get(ch).map_or(0, |m| m.len()) as i64);
     }
     Ok(())
 }

@@ -252,7 +252,7 @@ fn mixed_cluster_fails_over_both_ways() {
     use slotkv_testkit::ServerBinary;
     let base = tempfile::tempdir().expect("tempdir");
     let mut nodes: Vec<ServerProcess> = (0..6)
-        .map(|i| {
+        .map(|i: usize| {
             let bin = if i.is_multiple_of(2) {
                 ServerBinary::Redis
             } else {
