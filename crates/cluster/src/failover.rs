@@ -104,15 +104,18 @@ impl ClusterState {
             || me.master != Some(h.sender)
             || h.slaveof.is_some()
             || h.mflags[0] & mflags::PAUSED == 0
-            || self.manual.master_offset.is_some()
         {
             return;
         }
+        // The latest offset counts: a paused master may still add to its stream (its own
+        // PINGs to replicas), which must not hold the failover back.
+        if self.manual.master_offset.is_none() {
+            tracing::info!(
+                "Received replication offset for paused master manual failover: {}",
+                h.offset
+            );
+        }
         self.manual.master_offset = Some(h.offset);
-        tracing::info!(
-            "Received replication offset for paused master manual failover: {}",
-            h.offset
-        );
     }
 
     /// Ends any manual failover in progress; a paused master resumes writes.
@@ -329,7 +332,7 @@ impl ClusterState {
         }
         if self.manual.end != 0 && !self.manual.can_start {
             if let Some(off) = self.manual.master_offset {
-                if off == self.repl_offset {
+                if self.repl_offset >= off {
                     self.manual.can_start = true;
                     tracing::info!("All master replication stream processed, manual failover can start.");
                 }
@@ -459,7 +462,7 @@ impl ClusterState {
 
         // Data age: how long since we last heard from the master, minus the time it took
         // to notice the failure.
-        let since = self.master_link_down_since.unwrap_or(m.data_received);
+        let since = self.master_last_contact.unwrap_or(m.data_received);
         let mut data_age = now - since;
         if data_age > timeout {
             data_age -= timeout;

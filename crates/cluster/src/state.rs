@@ -239,9 +239,10 @@ pub struct ClusterState {
     pub stats: MsgStats,
     /// Replication offset of this node, for the headers we send.
     pub repl_offset: u64,
-    /// Set by the shell when it knows it: since when (unix ms) this replica's replication
-    /// link to its master is down (`None`: up, or unknown — the bus contact is used then).
-    pub master_link_down_since: Option<i64>,
+    /// Set by the shell each tick: when this replica last heard from its master on the
+    /// replication link (link up: its last I/O; link down: when it went down). `None` when
+    /// unknown; the last bus message from the master is used then.
+    pub master_last_contact: Option<i64>,
     /// The replica's election in progress (see `failover`).
     pub election: crate::failover::Election,
     /// The manual failover in progress, on either side.
@@ -271,7 +272,7 @@ impl ClusterState {
             settings,
             stats: MsgStats::default(),
             repl_offset: 0,
-            master_link_down_since: None,
+            master_last_contact: None,
             election: Default::default(),
             manual: Default::default(),
             ticks: 0,

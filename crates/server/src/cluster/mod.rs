@@ -387,12 +387,24 @@ pub async fn cron(shared: Arc<Shared>, shell: Arc<ClusterShell>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let offset = shared.core.lock().rest.repl.offset;
+        let (offset, last_contact) = {
+            let core = shared.core.lock();
+            let last = core.rest.replication.master.as_ref().and_then(|m| {
+                let t = if m.state == crate::replication::LinkState::Connected {
+                    m.last_io_ms
+                } else {
+                    m.down_since_ms
+                };
+                (t > 0).then_some(t)
+            });
+            (core.rest.repl.offset, last)
+        };
         let mut settings = shell.state.lock().settings.clone();
         refresh_settings(&shared.config.read(), &mut settings);
         let mut state = shell.state.lock();
         state.settings = settings;
         state.repl_offset = offset;
+        state.master_last_contact = last_contact;
         let before_ok = state.state_ok;
         let fx = state.tick(now_ms());
         if state.state_ok != before_ok {

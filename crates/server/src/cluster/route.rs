@@ -23,6 +23,10 @@ pub fn check(
     let Some(shell) = shared.cluster.get() else {
         return Ok(());
     };
+    // Our master's replication stream is applied whatever the slot (as Redis does).
+    if core.rest.replication.master_client_id == Some(conn.id) {
+        return Ok(());
+    }
     let positions = spec.key_positions(args);
     if positions.is_empty() {
         return Ok(());
@@ -99,38 +103,32 @@ pub fn check(
 }
 
 /// Points replication at a master (`Some((ip, port))`) or stops it (`None`), as the
-/// cluster decided. Runs the node's own REPLICAOF command internally.
+/// cluster decided. Calls the replication layer directly: REPLICAOF itself is refused in
+/// cluster mode, as in Redis. Runs on a task because callers may hold the core lock.
 pub fn start_replication(shared: &Arc<Shared>, target: Option<(String, u16)>) {
-    let args: Vec<Bytes> = match target {
-        Some((ip, port)) => vec![
-            Bytes::from_static(b"REPLICAOF"),
-            Bytes::from(ip),
-            Bytes::from(port.to_string()),
-        ],
-        None => vec![
-            Bytes::from_static(b"REPLICAOF"),
-            Bytes::from_static(b"NO"),
-            Bytes::from_static(b"ONE"),
-        ],
-    };
     let shared = shared.clone();
     tokio::spawn(async move {
-        let mut conn = ConnState::internal(&shared);
-        let mut out = slotkv_protocol::ReplyWriter::default();
         let mut core = shared.core.lock();
-        crate::exec::call(
-            &mut core,
-            &mut conn,
-            &shared,
-            &mut out,
-            &args,
-            crate::log::now_ms(),
-        );
-        if out.buf.first() == Some(&b'-') {
-            tracing::warn!(
-                "Cluster could not reconfigure replication: {}",
-                String::from_utf8_lossy(&out.buf).trim_end()
-            );
+        let core = &mut *core;
+        match target {
+            Some((ip, port)) => {
+                let same = core
+                    .rest
+                    .replication
+                    .master
+                    .as_ref()
+                    .is_some_and(|m| m.host == ip && m.port == port);
+                if !same {
+                    tracing::info!("Connecting to MASTER {ip}:{port}");
+                    crate::replication::set_master(&mut core.ks, &mut core.rest, ip, port);
+                }
+            }
+            None => {
+                if core.rest.replication.is_replica() {
+                    crate::replication::promote(&mut core.ks, &mut core.rest);
+                    tracing::info!("Stopped replication: this node is now a master");
+                }
+            }
         }
     });
 }

@@ -121,9 +121,21 @@ fn killed_master_is_replaced_by_its_replica_and_rejoins_as_replica() {
     let (m, r) = master_and_replica_of(&nodes, "foo");
     let (old_id, new_id) = (myid(&nodes[m]), myid(&nodes[r]));
     let mut mc = nodes[m].client();
+    // The replica's link to its master is up before the data that must survive is written.
+    let mut rc = nodes[r].client();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            matches!(rc.cmd(&["ROLE"]), Reply::Array(v) if v.get(3) == Some(&Reply::Bulk(b"connected".to_vec())))
+        }),
+        "the replica never synced: {:?}",
+        rc.cmd(&["ROLE"])
+    );
     assert_eq!(mc.cmd(&["SET", "foo", "before"]), Reply::Status("OK".into()));
-    // With replication in place, the write reaches the replica before the crash.
-    let replicated = matches!(mc.cmd(&["WAIT", "1", "0"]), Reply::Int(1));
+    assert_eq!(
+        mc.cmd(&["WAIT", "1", "5000"]),
+        Reply::Int(1),
+        "the write reached the replica"
+    );
     let slots_of_old: Vec<String> = cluster_nodes(&mut mc)
         .into_iter()
         .find(|l| l.id == old_id)
@@ -133,7 +145,6 @@ fn killed_master_is_replaced_by_its_replica_and_rejoins_as_replica() {
 
     nodes[m].kill(slotkv_testkit::Signal::Kill).expect("SIGKILL");
     let killed = Instant::now();
-    let mut rc = nodes[r].client();
     assert!(
         wait_until(Duration::from_secs(30), || {
             matches!(rc.try_cmd(&["SET", "{foo}after", "1"]), Ok(Reply::Status(s)) if s == "OK")
@@ -167,9 +178,7 @@ fn killed_master_is_replaced_by_its_replica_and_rejoins_as_replica() {
             bulk_text(c.cmd(&["CLUSTER", "NODES"]))
         );
     }
-    if replicated {
-        assert_eq!(rc.cmd(&["GET", "foo"]), Reply::Bulk(b"before".to_vec()));
-    }
+    assert_eq!(rc.cmd(&["GET", "foo"]), Reply::Bulk(b"before".to_vec()));
 
     // Step 5: the old master restarts from its folder and follows the new master.
     nodes[m].restart();
@@ -192,6 +201,16 @@ fn killed_master_is_replaced_by_its_replica_and_rejoins_as_replica() {
         other => panic!("the old master still accepts writes: {other:?}"),
     }
     assert_eq!(rc.cmd(&["SET", "{foo}again", "2"]), Reply::Status("OK".into()));
+    // It resynchronises from the new master: what was written there is readable on it.
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            oc.cmd(&["READONLY"]);
+            oc.try_cmd(&["GET", "{foo}again"]).ok() == Some(Reply::Bulk(b"2".to_vec()))
+                && oc.try_cmd(&["GET", "{foo}after"]).ok() == Some(Reply::Bulk(b"1".to_vec()))
+        }),
+        "the old master did not resync from the new one:\n{}",
+        bulk_text(oc.cmd(&["INFO", "replication"]))
+    );
 }
 
 #[test]
@@ -366,11 +385,12 @@ fn mixed_cluster_fails_over_both_ways() {
                         && lines.iter().any(|l| l.id == old_id && l.has("fail"))
                         && info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
                 }),
-                "{} node {} does not show {}'s replica promoted:\n{}",
+                "{} node {} does not show {}'s replica {new_id} promoted:\n{}\n{}",
                 if is_redis(i) { "redis" } else { "slotkv" },
                 n.port(),
                 if is_redis(m) { "redis" } else { "slotkv" },
-                bulk_text(c.cmd(&["CLUSTER", "NODES"]))
+                bulk_text(c.cmd(&["CLUSTER", "NODES"])),
+                bulk_text(c.cmd(&["CLUSTER", "INFO"]))
             );
         }
         if is_redis(m) {
