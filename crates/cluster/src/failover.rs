@@ -316,6 +316,13 @@ impl ClusterState {
     /// Periodic failover work: manual failover timeouts and progress, the replica's
     /// election, the paused master's pings to its replica.
     pub(crate) fn failover_tick(&mut self, now: i64, fx: &mut Vec<Effect>) {
+        // `cluster-replica-no-failover` is advertised (others leave us out of the rank).
+        let no_failover = self.settings.replica_no_failover && self.me().is_replica();
+        if no_failover != self.me().is(flags::NOFAILOVER) {
+            let me = self.me_mut();
+            me.flags ^= flags::NOFAILOVER;
+            fx.push(Effect::SaveConfig);
+        }
         if self.manual.end != 0 && now > self.manual.end {
             tracing::warn!("Manual failover timed out.");
             self.reset_manual_failover(fx);
@@ -958,6 +965,9 @@ mod tests {
         st.settings.replica_no_failover = true;
         st.nodes.get_mut(&master).unwrap().flags |= flags::FAIL;
         st.replica_failover(now, &mut fx);
+        assert_eq!(st.election.auth_time, 0);
+        st.failover_tick(now, &mut fx);
+        assert!(st.me().is(flags::NOFAILOVER), "advertised");
         assert_eq!(st.election.auth_time, 0);
     }
 

@@ -277,7 +277,9 @@ fn mixed_cluster_fails_over_both_ways() {
             } else {
                 super::slotkv()
             };
-            super::start_node_of(bin, base.path(), NODE_TIMEOUT_MS)
+            // A longer timeout than the other tests: under a loaded machine 2 s lets
+            // redis-server and slotkv nodes time each other out spuriously.
+            super::start_node_of(bin, base.path(), 5000)
         })
         .collect();
     for n in &nodes {
