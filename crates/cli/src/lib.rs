@@ -4,8 +4,9 @@
 //! [`Session`], then either runs the one-shot command given on the command line or enters the
 //! read-eval-print loop (a prompt with history when stdin is a terminal, one command per
 //! line otherwise). Reply rendering lives in [`format`]. Other modes of the binary (e.g. a
-//! future `--cluster <subcommand>`) belong in `run`, next to the two existing ones.
+//! `--cluster <subcommand>`, in [`cluster_admin`]) branch off in `run`.
 
+pub mod cluster_admin;
 pub mod format;
 pub mod opts;
 mod repl;
@@ -24,6 +25,21 @@ const AUTH_WARNING: &str =
 
 /// Runs the CLI with parsed options; returns the process exit code.
 pub fn run(opts: Opts) -> i32 {
+    if let Some(cmd) = opts.cluster_admin.clone() {
+        let password = opts
+            .password
+            .clone()
+            .or_else(|| opts.pass.clone())
+            .or_else(|| std::env::var("REDISCLI_AUTH").ok());
+        if (opts.password.is_some() || opts.pass.is_some()) && !opts.no_auth_warning {
+            eprintln!("{AUTH_WARNING}");
+        }
+        let auth = cluster_admin::Auth {
+            user: opts.user.clone(),
+            password,
+        };
+        return cluster_admin::run(cmd, auth);
+    }
     let mut session = match Session::from_opts(&opts) {
         Ok(s) => s,
         Err(msg) => {

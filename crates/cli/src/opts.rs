@@ -110,6 +110,11 @@ pub struct Opts {
     #[arg(skip)]
     pub output_flag: Option<OutputFlag>,
 
+    /// `--cluster <subcommand> [args] [--cluster-* options]`, taken out of the command line
+    /// before the other options are parsed (see [`crate::cluster_admin::extract`]).
+    #[arg(skip)]
+    pub cluster_admin: Option<crate::cluster_admin::ClusterCommand>,
+
     /// The command to run, with its arguments. Without one, commands are read from the
     /// prompt (or from stdin, one per line, when stdin is not a terminal).
     #[arg(trailing_var_arg = true, value_name = "cmd")]
@@ -147,6 +152,16 @@ impl Opts {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let (args, cluster_admin) = crate::cluster_admin::extract(args);
+        let cluster_admin = match cluster_admin {
+            Some(Err(msg)) => {
+                eprintln!("{msg}");
+                std::process::exit(1);
+            }
+            Some(Ok(c)) => Some(c),
+            None => None,
+        };
         let matches = match Opts::command().try_get_matches_from(args) {
             Ok(m) => m,
             Err(e) => match e.kind() {
@@ -187,6 +202,7 @@ impl Opts {
         .filter_map(|(i, f)| i.map(|i| (i, f)))
         .max_by_key(|(i, _)| *i)
         .map(|(_, f)| f);
+        opts.cluster_admin = cluster_admin;
         opts
     }
 

@@ -64,6 +64,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, lad
         lib_name: String::new(),
         lib_ver: String::new(),
         reply: Default::default(),
+        obey: false,
     };
     let mut session = Session {
         shared: &shared,

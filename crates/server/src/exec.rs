@@ -67,6 +67,9 @@ pub struct ConnState {
     pub lib_ver: String,
     /// CLIENT REPLY ON/OFF/SKIP state.
     pub reply: crate::cmds::client::ReplyMode,
+    /// The server's own client (AOF loading, the master's stream on a replica): never
+    /// redirected by the cluster, like Redis's `mustObeyClient`.
+    pub obey: bool,
 }
 
 impl ConnState {
@@ -104,6 +107,7 @@ impl ConnState {
             lib_name: String::new(),
             lib_ver: String::new(),
             reply: Default::default(),
+            obey: true,
         }
     }
 
@@ -186,7 +190,7 @@ fn call_inner(
         );
         return;
     }
-    if conn.id != 0 && shared.cluster.get().is_some() {
+    if !conn.obey && shared.cluster.get().is_some() {
         let routed = crate::cluster::route::check(shared, core, conn, spec, args);
         if spec.name != "asking" {
             conn.asking = false;

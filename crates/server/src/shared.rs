@@ -129,9 +129,6 @@ pub struct CoreRest {
     pub save: crate::persist::SaveState,
     /// The append-only file.
     pub aof: crate::aof::AofState,
-    /// Replication id (`master_replid`); generated on first use, changed by DEBUG
-    /// CHANGE-REPL-ID.
-    pub repl_id: String,
     /// Peak of the memory figure INFO reports (`used_memory_peak`).
     pub used_memory_peak: u64,
     /// Cached `latency-monitor-threshold` (ms; 0 disables the latency monitor).
@@ -155,14 +152,6 @@ impl CoreRest {
         while e.history.len() > MAX_SAMPLES {
             e.history.pop_front();
         }
-    }
-
-    /// The replication id, generated on first use.
-    pub fn repl_id(&mut self) -> &str {
-        if self.repl_id.len() != 40 {
-            self.repl_id = random_hex40();
-        }
-        &self.repl_id
     }
 }
 

@@ -3,6 +3,7 @@
 //! test and the reference client.
 
 mod cluster;
+mod cluster_admin;
 mod formatting;
 mod harness;
 mod input;

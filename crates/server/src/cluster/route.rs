@@ -23,10 +23,6 @@ pub fn check(
     let Some(shell) = shared.cluster.get() else {
         return Ok(());
     };
-    // Our master's replication stream is applied whatever the slot (as Redis does).
-    if core.rest.replication.master_client_id == Some(conn.id) {
-        return Ok(());
-    }
     let positions = spec.key_positions(args);
     if positions.is_empty() {
         return Ok(());

@@ -87,7 +87,7 @@ fn debug(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         (b"object", 3) => object(s, &args[2])?,
         (b"protocol", 3) => protocol(s.data.out, &args[2])?,
         (b"change-repl-id", 2) => {
-            s.rest.repl_id = crate::shared::random_hex40();
+            crate::replication::change_replid(s.rest);
             s.data.out.ok();
         }
         (b"quicklist-packed-threshold", 3) => {

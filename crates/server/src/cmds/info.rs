@@ -467,9 +467,10 @@ fn section(s: &mut SrvCtx<'_>, sec: &str, o: &mut String) {
                 "rejected_connections:{}",
                 st.rejected_connections.load(Ordering::Relaxed)
             );
-            line!(o, "sync_full:0");
-            line!(o, "sync_partial_ok:0");
-            line!(o, "sync_partial_err:0");
+            let (sync_full, sync_ok, sync_err) = crate::replication::sync_stats(s.rest);
+            line!(o, "sync_full:{sync_full}");
+            line!(o, "sync_partial_ok:{sync_ok}");
+            line!(o, "sync_partial_err:{sync_err}");
             line!(o, "expired_keys:{expired}");
             line!(o, "expired_stale_perc:0.00");
             line!(o, "expired_time_cap_reached_count:0");
@@ -507,19 +508,8 @@ fn section(s: &mut SrvCtx<'_>, sec: &str, o: &mut String) {
             line!(o, "reply_buffer_expands:0");
         }
         "replication" => {
-            let backlog = shared.config.read().get_int("repl-backlog-size");
             o.push_str("# Replication\r\n");
-            line!(o, "role:master");
-            line!(o, "connected_slaves:0");
-            line!(o, "master_failover_state:no-failover");
-            line!(o, "master_replid:{}", s.rest.repl_id());
-            line!(o, "master_replid2:0000000000000000000000000000000000000000");
-            line!(o, "master_repl_offset:0");
-            line!(o, "second_repl_offset:-1");
-            line!(o, "repl_backlog_active:0");
-            line!(o, "repl_backlog_size:{backlog}");
-            line!(o, "repl_backlog_first_byte_offset:0");
-            line!(o, "repl_backlog_histlen:0");
+            o.push_str(&crate::replication::info_replication(shared, s.rest));
         }
         "cpu" => {
             let (sys, user) = cpu_times();

@@ -789,6 +789,7 @@ mod tests {
                 lib_name: String::new(),
                 lib_ver: String::new(),
                 reply: Default::default(),
+                obey: false,
             };
             Self {
                 shared,

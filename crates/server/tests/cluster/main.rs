@@ -127,6 +127,43 @@ fn tutorial_create_with_replicas_and_redirects() {
         .output()
         .expect("redis-cli -c");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "dd");
+    // On the replica of the owner of 'aaa': MOVED, then after READONLY the read is served
+    // locally (tutorial step 3), with the value replicated from the master.
+    let owner_id = nodes
+        .iter()
+        .find_map(|n| {
+            let text = bulk_text(n.client().cmd(&["CLUSTER", "NODES"]));
+            text.lines()
+                .find(|l| {
+                    l.contains("myself") && l.contains("master") && {
+                        let f: Vec<&str> = l.split(' ').collect();
+                        f[8..].iter().any(|r| match r.split_once('-') {
+                            Some((a, b)) => {
+                                a.parse::<u32>().is_ok_and(|a| a <= 10439)
+                                    && b.parse::<u32>().is_ok_and(|b| b >= 10439)
+                            }
+                            None => *r == "10439",
+                        })
+                    }
+                })
+                .map(|l| l.split(' ').next().unwrap_or("").to_string())
+        })
+        .expect("an owner of slot 10439");
+    let replica = nodes
+        .iter()
+        .find(|n| {
+            let text = bulk_text(n.client().cmd(&["CLUSTER", "NODES"]));
+            text.lines()
+                .any(|l| l.contains("myself") && l.contains("slave") && l.contains(&owner_id))
+        })
+        .expect("a replica of the owner");
+    let mut rc = replica.client();
+    assert!(matches!(rc.cmd(&["GET", "aaa"]), Reply::Error(e) if e.starts_with("MOVED 10439")));
+    rc.cmd_ok(&["READONLY"]);
+    assert!(wait_until(Duration::from_secs(10), || rc.cmd(&["GET", "aaa"])
+        == Reply::Bulk(b"dd".to_vec())));
+    assert!(matches!(rc.cmd(&["SET", "aaa", "x"]), Reply::Error(e) if e.starts_with("MOVED 10439")));
+
     // CROSSSLOT.
     let mut c = nodes[0].client();
     assert_eq!(
@@ -256,4 +293,68 @@ fn whole_cluster_restart_keeps_identity() {
         }));
         assert_eq!(topology(&mut c), before[i]);
     }
+}
+
+/// Real cluster clients: redis-py's RedisCluster and `redis-benchmark --cluster`.
+#[test]
+fn cluster_clients_redis_py_and_benchmark() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let nodes: Vec<ServerProcess> = (0..3).map(|_| start_node(base.path())).collect();
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
+    args.push("--cluster-yes".into());
+    let out = Command::new(slotkv_testkit::redis_cli_path())
+        .args(&args)
+        .output()
+        .expect("redis-cli");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    for n in &nodes {
+        let mut c = n.client();
+        assert!(wait_until(Duration::from_secs(20), || {
+            info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
+        }));
+    }
+    let script = r#"
+import sys
+from redis.cluster import RedisCluster
+rc = RedisCluster(host="127.0.0.1", port=int(sys.argv[1]))
+for i in range(200):
+    rc.set(f"k{i}", i)
+assert sum(int(rc.get(f"k{i}")) for i in range(200)) == sum(range(200))
+p = rc.pipeline()
+for i in range(20):
+    p.incr(f"c{i}")
+assert p.execute() == [1] * 20
+assert rc.mget_nonatomic([f"k{i}" for i in range(3)]) == [b"0", b"1", b"2"]
+print("ok")
+"#;
+    let py = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(nodes[0].port().to_string())
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&py.stdout).trim(),
+        "ok",
+        "redis-py failed: {}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let bench = Command::new(slotkv_testkit::find_program("redis-benchmark").expect("redis-benchmark"))
+        .args([
+            "--cluster",
+            "-p",
+            &nodes[0].port().to_string(),
+            "-t",
+            "set,get",
+            "-n",
+            "2000",
+            "-q",
+        ])
+        .output()
+        .expect("redis-benchmark");
+    let text = String::from_utf8_lossy(&bench.stdout).to_string() + &String::from_utf8_lossy(&bench.stderr);
+    assert!(bench.status.success(), "{text}");
+    assert!(text.contains("SET:") && text.contains("GET:"), "{text}");
+    assert!(!text.to_lowercase().contains("error"), "{text}");
 }
