@@ -38,6 +38,9 @@ pub enum Effect {
     },
     /// Slots this node lost while holding keys in them: the keys must go.
     DropSlotKeys(Vec<Slot>),
+    /// Hold client writes until this unix ms (a master in a manual failover); 0 resumes
+    /// them at once.
+    PauseWrites { until: i64 },
 }
 
 /// Information about the link a message arrived on.
@@ -75,6 +78,11 @@ pub struct Node {
     pub fail_reports: Vec<(NodeId, i64)>,
     /// Whether the shell has an outbound link up.
     pub link_up: bool,
+    /// When this node (as a voting master) last voted for a replica of this master.
+    pub voted_time: i64,
+    /// Since when this master (with slots, once it had replicas) has no working replica;
+    /// 0 = it has one. Drives replica migration.
+    pub orphaned_time: i64,
 }
 
 impl Node {
@@ -98,6 +106,8 @@ impl Node {
             repl_offset: 0,
             fail_reports: Vec::new(),
             link_up: false,
+            voted_time: 0,
+            orphaned_time: 0,
         }
     }
 
@@ -153,6 +163,14 @@ pub struct Settings {
     pub port: u16,
     pub cport: u16,
     pub replica_no_failover: bool,
+    /// `cluster-replica-validity-factor`: 0 = a replica fails over however old its data.
+    pub replica_validity_factor: i64,
+    /// `repl-ping-replica-period` in ms (part of the data age allowance).
+    pub repl_ping_period_ms: i64,
+    /// `cluster-migration-barrier`: working replicas a master keeps before one may leave.
+    pub migration_barrier: usize,
+    /// `cluster-allow-replica-migration`.
+    pub allow_replica_migration: bool,
 }
 
 impl Default for Settings {
@@ -165,6 +183,10 @@ impl Default for Settings {
             port: 6379,
             cport: 16379,
             replica_no_failover: false,
+            replica_validity_factor: 10,
+            repl_ping_period_ms: 10_000,
+            migration_barrier: 1,
+            allow_replica_migration: true,
         }
     }
 }
@@ -217,6 +239,14 @@ pub struct ClusterState {
     pub stats: MsgStats,
     /// Replication offset of this node, for the headers we send.
     pub repl_offset: u64,
+    /// Set by the shell each tick: when this replica last heard from its master on the
+    /// replication link (link up: its last I/O; link down: when it went down). `None` when
+    /// unknown; the last bus message from the master is used then.
+    pub master_last_contact: Option<i64>,
+    /// The replica's election in progress (see `failover`).
+    pub election: crate::failover::Election,
+    /// The manual failover in progress, on either side.
+    pub manual: crate::failover::ManualFailover,
     ticks: u64,
 }
 
@@ -242,6 +272,9 @@ impl ClusterState {
             settings,
             stats: MsgStats::default(),
             repl_offset: 0,
+            master_last_contact: None,
+            election: Default::default(),
+            manual: Default::default(),
             ticks: 0,
         }
     }
@@ -250,7 +283,7 @@ impl ClusterState {
         &self.nodes[&self.myself]
     }
 
-    fn me_mut(&mut self) -> &mut Node {
+    pub(crate) fn me_mut(&mut self) -> &mut Node {
         self.nodes
             .get_mut(&self.myself)
             .expect("myself is always in the table")
@@ -320,7 +353,7 @@ impl ClusterState {
         true
     }
 
-    fn header(&self, msg_type: MsgType) -> Header {
+    pub(crate) fn header(&self, msg_type: MsgType) -> Header {
         let me = self.me();
         let (slots, config_epoch, slaveof) =
             match (me.is_replica(), me.master.and_then(|m| self.nodes.get(&m))) {
@@ -342,7 +375,7 @@ impl ClusterState {
             myip: self.settings.announce_ip.clone(),
             flags: me.flags,
             state_fail: !self.state_ok,
-            mflags: [0; 3],
+            mflags: [self.header_mflags(), 0, 0],
         }
     }
 
@@ -392,7 +425,7 @@ impl ClusterState {
         }
     }
 
-    fn count(&mut self, t: MsgType, sent: bool) {
+    pub(crate) fn count(&mut self, t: MsgType, sent: bool) {
         let map = if sent {
             &mut self.stats.sent
         } else {
@@ -443,6 +476,7 @@ impl ClusterState {
             }
             n.data_received = now;
             n.repl_offset = h.offset;
+            self.note_master_paused(h, now);
         }
         match h.msg_type {
             MsgType::Ping | MsgType::Meet | MsgType::Pong => {
@@ -494,6 +528,10 @@ impl ClusterState {
                     }
                 }
             }
+            // Failover messages from a node we do not know are ignored.
+            MsgType::FailoverAuthRequest if sender_known => self.vote_if_allowed(h, now, &mut fx),
+            MsgType::FailoverAuthAck if sender_known => self.count_vote(h),
+            MsgType::MfStart if sender_known => self.manual_failover_requested(h.sender, now, &mut fx),
             _ => {}
         }
         self.update_state(now);
@@ -629,6 +667,10 @@ impl ClusterState {
             None => {
                 let n = self.nodes.get_mut(&h.sender).expect("known sender");
                 if n.is_replica() || !n.is_master() {
+                    if n.is_replica() {
+                        // A promoted replica: a migration target if it ends up alone.
+                        n.flags |= flags::MIGRATE_TO;
+                    }
                     n.flags = (n.flags | flags::MASTER) & !flags::SLAVE;
                     n.master = None;
                     fx.push(Effect::SaveConfig);
@@ -652,6 +694,11 @@ impl ClusterState {
                     n.flags = (n.flags | flags::SLAVE) & !flags::MASTER;
                     n.master = Some(master);
                     fx.push(Effect::SaveConfig);
+                }
+                // A master that has had replicas is worth migrating a replica to if it
+                // loses them all.
+                if let Some(m) = self.nodes.get_mut(&master) {
+                    m.flags |= flags::MIGRATE_TO;
                 }
             }
         }
@@ -760,6 +807,8 @@ impl ClusterState {
             me.flags = (me.flags | flags::SLAVE) & !flags::MASTER;
             me.master = Some(sender);
             self.migrations = SlotMigrations::default();
+            self.reset_manual_failover(fx);
+            self.election = Default::default();
             fx.push(Effect::BecomeReplicaOf {
                 master: sender,
                 ip,
@@ -888,8 +937,14 @@ impl ClusterState {
             fx.push(Effect::DropLink { node: id });
         }
         self.blacklist.retain(|_, until| *until > now);
-        for n in self.nodes.values() {
-            if n.id != self.myself && !n.link_up && !n.is(flags::NOADDR) && !n.ip.is_empty() && n.cport != 0 {
+        let myself = self.myself;
+        for n in self.nodes.values_mut() {
+            if n.id != myself && !n.link_up && !n.is(flags::NOADDR) && !n.ip.is_empty() && n.cport != 0 {
+                // A reconnection attempt counts as a PING: a node we cannot even connect to
+                // goes PFAIL after the node timeout like one that does not answer.
+                if n.ping_sent == 0 && !n.is(flags::HANDSHAKE) {
+                    n.ping_sent = now;
+                }
                 fx.push(Effect::Connect {
                     node: n.id,
                     ip: n.ip.clone(),
@@ -941,6 +996,7 @@ impl ClusterState {
         }
         self.mark_failing_if_needed(now, &mut fx);
         self.update_state(now);
+        self.failover_tick(now, &mut fx);
         fx
     }
 

@@ -190,10 +190,17 @@ impl Session<'_> {
     async fn run_pending(&mut self, conn: &mut ConnState) -> Step {
         while !self.pending.is_empty() {
             let now = now_ms();
+            let mut paused = false;
             let action = {
                 let mut core = self.shared.core.lock();
                 let mut action = None;
                 while let Some(args) = self.pending.pop_front() {
+                    if crate::cluster::write_paused(self.shared, &args, now) {
+                        // A manual failover holds writes: wait and retry (below).
+                        self.pending.push_front(args);
+                        paused = true;
+                        break;
+                    }
                     // A command that blocked and is run again after a wake-up.
                     let retry = self.block_deadline.is_some();
                     if retry {
@@ -236,6 +243,13 @@ impl Session<'_> {
                 action
             };
             self.update_info(conn);
+            if paused && action.is_none() {
+                if self.flush().await.is_err() {
+                    return Step::Close;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
             match action {
                 None => {}
                 Some(Action::Close) => return Step::Close,

@@ -120,6 +120,9 @@ pub struct ClusterShell {
     pub config_file: PathBuf,
     /// Keeps the advisory lock on nodes.conf for the life of the process.
     _lock: std::fs::File,
+    /// Client writes wait until this unix ms (a master paused for a manual failover).
+    /// Written by `apply_effects` under the state lock; read by every connection.
+    pub writes_paused_until: std::sync::atomic::AtomicI64,
     pub bus_port: u16,
 }
 
@@ -163,7 +166,44 @@ pub fn settings_from(shared_config: &slotkv_config::Config, port: u16, bus_port:
             p => p as u16,
         },
         replica_no_failover: shared_config.get_bool("cluster-replica-no-failover"),
+        replica_validity_factor: shared_config.get_int("cluster-replica-validity-factor"),
+        repl_ping_period_ms: shared_config
+            .get_int("repl-ping-replica-period")
+            .saturating_mul(1000),
+        migration_barrier: shared_config.get_int("cluster-migration-barrier").max(0) as usize,
+        allow_replica_migration: shared_config.get_bool("cluster-allow-replica-migration"),
     }
+}
+
+/// Settings that CONFIG SET may change at run time, re-read by the cron.
+fn refresh_settings(config: &slotkv_config::Config, s: &mut Settings) {
+    s.node_timeout = config.get_int("cluster-node-timeout").max(1);
+    s.require_full_coverage = config.get_bool("cluster-require-full-coverage");
+    s.replica_no_failover = config.get_bool("cluster-replica-no-failover");
+    s.replica_validity_factor = config.get_int("cluster-replica-validity-factor");
+    s.repl_ping_period_ms = config.get_int("repl-ping-replica-period").saturating_mul(1000);
+    s.migration_barrier = config.get_int("cluster-migration-barrier").max(0) as usize;
+    s.allow_replica_migration = config.get_bool("cluster-allow-replica-migration");
+}
+
+/// Whether this client request must wait: a write while a manual failover pauses writes.
+/// One atomic load when nothing is paused.
+#[inline]
+pub fn write_paused(shared: &Shared, args: &[bytes::Bytes], now: i64) -> bool {
+    let Some(shell) = shared.cluster.get() else {
+        return false;
+    };
+    if shell
+        .writes_paused_until
+        .load(std::sync::atomic::Ordering::Relaxed)
+        <= now
+    {
+        return false;
+    }
+    shared
+        .table
+        .resolve(args)
+        .is_ok_and(|spec| spec.has(slotkv_commands::flags::WRITE))
 }
 
 impl ClusterShell {
@@ -198,6 +238,7 @@ impl ClusterShell {
             connecting: Mutex::default(),
             config_file: file,
             _lock: lock,
+            writes_paused_until: std::sync::atomic::AtomicI64::new(0),
             bus_port,
         };
         shell.save(&shell.state.lock());
@@ -316,6 +357,11 @@ pub fn apply_effects(
                     }
                 });
             }
+            Effect::PauseWrites { until } => {
+                shell
+                    .writes_paused_until
+                    .store(until, std::sync::atomic::Ordering::Relaxed);
+            }
             Effect::DropSlotKeys(slots) => {
                 // Commands take the core lock before the cluster state lock (CLUSTER
                 // SETSLOT, ...), and this runs under the state lock: take the core lock on
@@ -352,9 +398,24 @@ pub async fn cron(shared: Arc<Shared>, shell: Arc<ClusterShell>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let offset = shared.core.lock().rest.repl.offset;
+        let (offset, last_contact) = {
+            let core = shared.core.lock();
+            let last = core.rest.replication.master.as_ref().and_then(|m| {
+                let t = if m.state == crate::replication::LinkState::Connected {
+                    m.last_io_ms
+                } else {
+                    m.down_since_ms
+                };
+                (t > 0).then_some(t)
+            });
+            (core.rest.repl.offset, last)
+        };
+        let mut settings = shell.state.lock().settings.clone();
+        refresh_settings(&shared.config.read(), &mut settings);
         let mut state = shell.state.lock();
+        state.settings = settings;
         state.repl_offset = offset;
+        state.master_last_contact = last_contact;
         let before_ok = state.state_ok;
         let fx = state.tick(now_ms());
         if state.state_ok != before_ok {

@@ -117,17 +117,30 @@ fn tryagain() -> CmdError {
 }
 
 /// Points replication at a master (`Some((ip, port))`) or stops it (`None`), as the
-/// cluster decided.
+/// cluster decided. Calls the replication layer directly: REPLICAOF itself is refused in
+/// cluster mode, as in Redis. Runs on a task because callers may hold the core lock.
 pub fn start_replication(shared: &Arc<Shared>, target: Option<(String, u16)>) {
     let shared = shared.clone();
     tokio::spawn(async move {
         let mut core = shared.core.lock();
         let core = &mut *core;
         match target {
-            Some((ip, port)) => crate::replication::set_master(&mut core.ks, &mut core.rest, ip, port),
+            Some((ip, port)) => {
+                let same = core
+                    .rest
+                    .replication
+                    .master
+                    .as_ref()
+                    .is_some_and(|m| m.host == ip && m.port == port);
+                if !same {
+                    tracing::info!("Connecting to MASTER {ip}:{port}");
+                    crate::replication::set_master(&mut core.ks, &mut core.rest, ip, port);
+                }
+            }
             None => {
                 if core.rest.replication.is_replica() {
                     crate::replication::promote(&mut core.ks, &mut core.rest);
+                    tracing::info!("Stopped replication: this node is now a master");
                 }
             }
         }

@@ -55,6 +55,7 @@ pub(crate) fn specs() -> Vec<Spec> {
                 sub("cluster|saveconfig", 2, admin, saveconfig),
                 sub("cluster|links", 2, STALE, links).since("7.0.0"),
                 sub("cluster|setslot", -4, admin, setslot),
+                sub("cluster|failover", -2, admin, failover),
                 sub("cluster|help", 2, LOADING | STALE, help),
             ]),
         cmd("readonly", 1, FAST | LOADING | STALE, (0, 0, 0), g, h(readonly)),
@@ -809,6 +810,28 @@ fn broadcast_pong(sh: &ClusterShell, st: &mut ClusterState) {
     }
 }
 
+fn failover(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    use slotkv_cluster::failover::ManualMode;
+    let sh = shell(s)?;
+    let mode = match args.get(2) {
+        None => ManualMode::Default,
+        Some(a) if is(a, "force") => ManualMode::Force,
+        Some(a) if is(a, "takeover") => ManualMode::Takeover,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    if args.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let mut st = sh.state.lock();
+    let fx = st
+        .start_manual_failover(mode, now_ms())
+        .map_err(|e| CmdError::err(e.to_string()))?;
+    crate::cluster::apply_effects(&shared_arc(s), &sh, &mut st, fx, None);
+    changed(&sh, &mut st);
+    s.data.out.ok();
+    Ok(())
+}
+
 fn help(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     shell(s)?;
     if args.len() == 1 || !is(&args[1], "help") {
@@ -825,6 +848,7 @@ fn help(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             "COUNTKEYSINSLOT <slot>",
             "DELSLOTS <slot> [<slot> ...]",
             "DELSLOTSRANGE <start slot> <end slot> [<start slot> <end slot> ...]",
+            "FAILOVER [FORCE|TAKEOVER]",
             "FLUSHSLOTS",
             "FORGET <node-id>",
             "GETKEYSINSLOT <slot> <count>",

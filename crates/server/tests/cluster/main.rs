@@ -25,11 +25,17 @@ fn info_field(c: &mut TestClient, cmd: &[&str], field: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
 }
 
+mod failover;
+
 fn start_node(dir: &std::path::Path) -> ServerProcess {
-    start_node_of(slotkv(), dir)
+    start_node_of(slotkv(), dir, 5000)
 }
 
-fn start_node_of(binary: ServerBinary, dir: &std::path::Path) -> ServerProcess {
+fn start_node_with_timeout(dir: &std::path::Path, node_timeout_ms: u64) -> ServerProcess {
+    start_node_of(slotkv(), dir, node_timeout_ms)
+}
+
+fn start_node_of(binary: ServerBinary, dir: &std::path::Path, node_timeout_ms: u64) -> ServerProcess {
     let port = free_cluster_port();
     let node_dir = dir.join(port.to_string());
     std::fs::create_dir_all(&node_dir).expect("node dir");
@@ -37,7 +43,7 @@ fn start_node_of(binary: ServerBinary, dir: &std::path::Path) -> ServerProcess {
     let conf = node_dir.join(format!("redis-{port}.conf"));
     std::fs::write(
         &conf,
-        format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout 5000\nappendonly no\nsave \"\"\n"),
+        format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout {node_timeout_ms}\nappendonly no\nsave \"\"\n"),
     )
     .expect("config");
     ServerProcess::builder(binary)
@@ -200,7 +206,7 @@ fn mixed_cluster_with_redis_nodes_agrees() {
     let mut nodes = Vec::new();
     for i in 0..6 {
         let bin = if i % 2 == 0 { ServerBinary::Redis } else { slotkv() };
-        nodes.push(start_node_of(bin, base.path()));
+        nodes.push(start_node_of(bin, base.path(), 5000));
     }
     let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
     args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));

@@ -1,0 +1,409 @@
+//! Failover with real processes (the tutorial's steps 4–5, and CLUSTER FAILOVER): a master
+//! is killed with SIGKILL, its replica is elected and serves the slots, the old master is
+//! restarted from its own folder and comes back as a replica of the new one; a manual
+//! failover swaps a master and its replica. Every wait is bounded polling.
+
+use std::time::{Duration, Instant};
+
+use super::{bulk_text, info_field, start_node_with_timeout};
+use slotkv_testkit::{wait_until, Reply, ServerProcess, TestClient};
+
+const NODE_TIMEOUT_MS: u64 = 2000;
+
+/// One line of CLUSTER NODES.
+#[derive(Debug, Clone)]
+struct NodeLine {
+    id: String,
+    port: u16,
+    flags: Vec<String>,
+    master: String,
+    slots: Vec<String>,
+}
+
+impl NodeLine {
+    fn has(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+}
+
+fn cluster_nodes(c: &mut TestClient) -> Vec<NodeLine> {
+    let text = match c.try_cmd(&["CLUSTER", "NODES"]) {
+        Ok(r) => bulk_text(r),
+        Err(_) => return Vec::new(),
+    };
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            if f.len() < 8 {
+                return None;
+            }
+            let addr = f[1].split('@').next()?;
+            let port = addr.rsplit(':').next()?.parse().ok()?;
+            Some(NodeLine {
+                id: f[0].to_string(),
+                port,
+                flags: f[2].split(',').map(str::to_string).collect(),
+                master: f[3].to_string(),
+                slots: f[8..].iter().map(|s| s.to_string()).collect(),
+            })
+        })
+        .collect()
+}
+
+/// Six nodes with a short node timeout, joined by `redis-cli --cluster create` with one
+/// replica per master; returns once every node reports cluster_state:ok.
+fn six_node_cluster(base: &std::path::Path) -> Vec<ServerProcess> {
+    let nodes: Vec<ServerProcess> = (0..6)
+        .map(|_| start_node_with_timeout(base, NODE_TIMEOUT_MS))
+        .collect();
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
+    args.extend(["--cluster-replicas".into(), "1".into(), "--cluster-yes".into()]);
+    let out = std::process::Command::new(slotkv_testkit::redis_cli_path())
+        .args(&args)
+        .output()
+        .expect("redis-cli");
+    assert!(
+        out.status.success(),
+        "create failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for n in &nodes {
+        let mut c = n.client();
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
+                    && cluster_nodes(&mut c).iter().filter(|l| l.has("slave")).count() == 3
+            }),
+            "node {} never settled:\n{}",
+            n.port(),
+            bulk_text(c.cmd(&["CLUSTER", "NODES"]))
+        );
+    }
+    nodes
+}
+
+/// Index of the master serving `key` and of its replica.
+fn master_and_replica_of(nodes: &[ServerProcess], key: &str) -> (usize, usize) {
+    let mut c = nodes[0].client();
+    let lines = cluster_nodes(&mut c);
+    let master_port = nodes
+        .iter()
+        .map(|n| n.port())
+        .find(|&p| {
+            let mut c = TestClient::connect(p);
+            matches!(c.cmd(&["GET", key]), Reply::Nil | Reply::Bulk(_))
+        })
+        .expect("some node serves the key");
+    let master_id = lines
+        .iter()
+        .find(|l| l.port == master_port)
+        .expect("master line")
+        .id
+        .clone();
+    let replica_port = lines
+        .iter()
+        .find(|l| l.master == master_id)
+        .expect("the master has a replica")
+        .port;
+    let idx = |port: u16| nodes.iter().position(|n| n.port() == port).expect("known port");
+    (idx(master_port), idx(replica_port))
+}
+
+fn myid(n: &ServerProcess) -> String {
+    bulk_text(n.client().cmd(&["CLUSTER", "MYID"]))
+}
+
+#[test]
+fn killed_master_is_replaced_by_its_replica_and_rejoins_as_replica() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let mut nodes = six_node_cluster(base.path());
+    let (m, r) = master_and_replica_of(&nodes, "foo");
+    let (old_id, new_id) = (myid(&nodes[m]), myid(&nodes[r]));
+    let mut mc = nodes[m].client();
+    // The replica's link to its master is up before the data that must survive is written.
+    let mut rc = nodes[r].client();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            matches!(rc.cmd(&["ROLE"]), Reply::Array(v) if v.get(3) == Some(&Reply::Bulk(b"connected".to_vec())))
+        }),
+        "the replica never synced: {:?}",
+        rc.cmd(&["ROLE"])
+    );
+    assert_eq!(mc.cmd(&["SET", "foo", "before"]), Reply::Status("OK".into()));
+    assert_eq!(
+        mc.cmd(&["WAIT", "1", "5000"]),
+        Reply::Int(1),
+        "the write reached the replica"
+    );
+    let slots_of_old: Vec<String> = cluster_nodes(&mut mc)
+        .into_iter()
+        .find(|l| l.id == old_id)
+        .expect("old master line")
+        .slots;
+    drop(mc);
+
+    nodes[m].kill(slotkv_testkit::Signal::Kill).expect("SIGKILL");
+    let killed = Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            matches!(rc.try_cmd(&["SET", "{foo}after", "1"]), Ok(Reply::Status(s)) if s == "OK")
+        }),
+        "the replica never accepted a write:\n{}",
+        bulk_text(rc.cmd(&["CLUSTER", "NODES"]))
+    );
+    let failover = killed.elapsed();
+    eprintln!("failover: kill -> first successful write on the promoted replica took {failover:?}");
+
+    for (i, n) in nodes.iter().enumerate() {
+        if i == m {
+            continue;
+        }
+        let mut c = n.client();
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                let lines = cluster_nodes(&mut c);
+                let old_ok = lines
+                    .iter()
+                    .any(|l| l.id == old_id && l.has("master") && l.has("fail") && l.slots.is_empty());
+                let new_ok = lines
+                    .iter()
+                    .any(|l| l.id == new_id && l.has("master") && l.slots == slots_of_old);
+                old_ok
+                    && new_ok
+                    && info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
+            }),
+            "node {} does not show the failover:\n{}",
+            n.port(),
+            bulk_text(c.cmd(&["CLUSTER", "NODES"]))
+        );
+    }
+    assert_eq!(rc.cmd(&["GET", "foo"]), Reply::Bulk(b"before".to_vec()));
+
+    // Step 5: the old master restarts from its folder and follows the new master.
+    nodes[m].restart();
+    for n in nodes.iter() {
+        let mut c = n.client();
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                cluster_nodes(&mut c)
+                    .iter()
+                    .any(|l| l.id == old_id && l.has("slave") && !l.has("fail") && l.master == new_id)
+            }),
+            "node {} does not show the old master as a replica of the new one:\n{}",
+            n.port(),
+            bulk_text(c.cmd(&["CLUSTER", "NODES"]))
+        );
+    }
+    let mut oc = nodes[m].client();
+    match oc.cmd(&["SET", "{foo}again", "1"]) {
+        Reply::Error(e) => assert!(e.starts_with("MOVED "), "{e}"),
+        other => panic!("the old master still accepts writes: {other:?}"),
+    }
+    assert_eq!(rc.cmd(&["SET", "{foo}again", "2"]), Reply::Status("OK".into()));
+    // It resynchronises from the new master: what was written there is readable on it.
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            oc.cmd(&["READONLY"]);
+            oc.try_cmd(&["GET", "{foo}again"]).ok() == Some(Reply::Bulk(b"2".to_vec()))
+                && oc.try_cmd(&["GET", "{foo}after"]).ok() == Some(Reply::Bulk(b"1".to_vec()))
+        }),
+        "the old master did not resync from the new one:\n{}",
+        bulk_text(oc.cmd(&["INFO", "replication"]))
+    );
+}
+
+#[test]
+fn cluster_failover_on_a_replica_swaps_roles() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let nodes = six_node_cluster(base.path());
+    let (m, r) = master_and_replica_of(&nodes, "bar");
+    let (old_id, new_id) = (myid(&nodes[m]), myid(&nodes[r]));
+    let mut mc = nodes[m].client();
+    assert_eq!(
+        mc.cmd(&["CLUSTER", "FAILOVER"]),
+        Reply::Error("ERR You should send CLUSTER FAILOVER to a replica".into())
+    );
+    let mut rc = nodes[r].client();
+    assert_eq!(
+        rc.cmd(&["CLUSTER", "FAILOVER", "NOW"]),
+        Reply::Error("ERR syntax error".into())
+    );
+    let started = Instant::now();
+    assert_eq!(rc.cmd(&["CLUSTER", "FAILOVER"]), Reply::Status("OK".into()));
+    for n in nodes.iter() {
+        let mut c = n.client();
+        assert!(
+            wait_until(Duration::from_secs(20), || {
+                let lines = cluster_nodes(&mut c);
+                lines
+                    .iter()
+                    .any(|l| l.id == new_id && l.has("master") && !l.slots.is_empty())
+                    && lines
+                        .iter()
+                        .any(|l| l.id == old_id && l.has("slave") && l.master == new_id && !l.has("fail"))
+            }),
+            "node {} does not show the swapped roles:\n{}",
+            n.port(),
+            bulk_text(c.cmd(&["CLUSTER", "NODES"]))
+        );
+    }
+    eprintln!(
+        "manual failover: CLUSTER FAILOVER -> roles swapped everywhere in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(rc.cmd(&["SET", "bar", "1"]), Reply::Status("OK".into()));
+    match mc.cmd(&["SET", "bar", "2"]) {
+        Reply::Error(e) => assert!(e.starts_with("MOVED "), "{e}"),
+        other => panic!("the old master still accepts writes: {other:?}"),
+    }
+    assert_eq!(
+        info_field(&mut rc, &["CLUSTER", "INFO"], "cluster_state").as_deref(),
+        Some("ok")
+    );
+}
+
+/// Failover across implementations: three redis-server 7.0 and three slotkv nodes in one
+/// cluster. A master of each kind is killed in turn; its replica (of the other kind) must
+/// win votes from masters of both kinds, and every survivor must agree on the result.
+#[test]
+fn mixed_cluster_fails_over_both_ways() {
+    use slotkv_testkit::ServerBinary;
+    let base = tempfile::tempdir().expect("tempdir");
+    let mut nodes: Vec<ServerProcess> = (0..6)
+        .map(|i: usize| {
+            let bin = if i.is_multiple_of(2) {
+                ServerBinary::Redis
+            } else {
+                super::slotkv()
+            };
+            // A longer timeout than the other tests: under a loaded machine 2 s lets
+            // redis-server and slotkv nodes time each other out spuriously.
+            super::start_node_of(bin, base.path(), 5000)
+        })
+        .collect();
+    for n in &nodes {
+        // Replication between the two kinds is not what is tested here: data age must not
+        // stop a replica that never synced.
+        n.client()
+            .cmd_ok(&["CONFIG", "SET", "cluster-replica-validity-factor", "0"]);
+        n.client()
+            .cmd_ok(&["CONFIG", "SET", "cluster-allow-replica-migration", "no"]);
+    }
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    // redis-cli pairs the masters (the first three) with the replicas in a rotated order;
+    // this order gives a redis master a slotkv replica and a slotkv master a redis one.
+    args.extend(
+        [0, 1, 2, 3, 5, 4]
+            .iter()
+            .map(|&i| format!("127.0.0.1:{}", nodes[i].port())),
+    );
+    args.extend(["--cluster-replicas".into(), "1".into(), "--cluster-yes".into()]);
+    let out = std::process::Command::new(slotkv_testkit::redis_cli_path())
+        .args(&args)
+        .output()
+        .expect("redis-cli");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    for n in &nodes {
+        let mut c = n.client();
+        assert!(
+            wait_until(Duration::from_secs(30), || {
+                info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
+                    && cluster_nodes(&mut c).iter().filter(|l| l.has("slave")).count() == 3
+            }),
+            "node {} never settled:\n{}",
+            n.port(),
+            bulk_text(c.cmd(&["CLUSTER", "NODES"]))
+        );
+    }
+    let is_redis = |i: usize| i.is_multiple_of(2);
+    let idx = |port: u16| nodes.iter().position(|n| n.port() == port).expect("port");
+    // Make sure a slotkv master has a redis replica: move a redis replica there if needed.
+    let lines = cluster_nodes(&mut nodes[0].client());
+    let master_of = |l: &NodeLine| lines.iter().find(|m| m.id == l.master).map(|m| idx(m.port));
+    let has_mixed = |want_redis_master: bool| {
+        lines.iter().filter(|l| l.has("slave")).any(|r| {
+            master_of(r)
+                .is_some_and(|m| is_redis(m) == want_redis_master && is_redis(idx(r.port)) != is_redis(m))
+        })
+    };
+    if !has_mixed(false) {
+        let redis_replica = lines
+            .iter()
+            .find(|r| r.has("slave") && is_redis(idx(r.port)) && master_of(r).is_some_and(is_redis));
+        let slotkv_master = lines.iter().find(|m| m.has("master") && !is_redis(idx(m.port)));
+        if let (Some(r), Some(m)) = (redis_replica, slotkv_master) {
+            let (r, m_id) = (idx(r.port), m.id.clone());
+            nodes[r].client().cmd_ok(&["CLUSTER", "REPLICATE", &m_id]);
+            let r_id = myid(&nodes[r]);
+            for n in &nodes {
+                let mut c = n.client();
+                assert!(
+                    wait_until(Duration::from_secs(20), || {
+                        cluster_nodes(&mut c)
+                            .iter()
+                            .any(|l| l.id == r_id && l.master == m_id)
+                    }),
+                    "node {} never saw the moved replica",
+                    n.port()
+                );
+            }
+        }
+    }
+    let lines = cluster_nodes(&mut nodes[0].client());
+    // Pairs (master, replica) where the two are of different kinds.
+    let mut pairs: Vec<(usize, usize)> = lines
+        .iter()
+        .filter(|l| l.has("slave"))
+        .map(|r| {
+            let m = lines.iter().find(|l| l.id == r.master).expect("master line");
+            (idx(m.port), idx(r.port))
+        })
+        .filter(|(m, r)| is_redis(*m) != is_redis(*r))
+        .collect();
+    pairs.sort_by_key(|(m, _)| !is_redis(*m));
+    eprintln!("mixed pairs (master, replica), even = redis: {pairs:?}");
+    let mut tested = (false, false);
+    let mut dead = Vec::new();
+    for (m, r) in pairs {
+        if (is_redis(m) && tested.0) || (!is_redis(m) && tested.1) {
+            continue;
+        }
+        let new_id = myid(&nodes[r]);
+        let old_id = myid(&nodes[m]);
+        nodes[m].kill(slotkv_testkit::Signal::Kill).expect("SIGKILL");
+        dead.push(m);
+        for (i, n) in nodes.iter().enumerate() {
+            if dead.contains(&i) {
+                continue;
+            }
+            let mut c = n.client();
+            assert!(
+                wait_until(Duration::from_secs(30), || {
+                    let lines = cluster_nodes(&mut c);
+                    lines
+                        .iter()
+                        .any(|l| l.id == new_id && l.has("master") && !l.slots.is_empty())
+                        && lines.iter().any(|l| l.id == old_id && l.has("fail"))
+                        && info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
+                }),
+                "{} node {} does not show {}'s replica {new_id} promoted:\n{}\n{}",
+                if is_redis(i) { "redis" } else { "slotkv" },
+                n.port(),
+                if is_redis(m) { "redis" } else { "slotkv" },
+                bulk_text(c.cmd(&["CLUSTER", "NODES"])),
+                bulk_text(c.cmd(&["CLUSTER", "INFO"]))
+            );
+        }
+        if is_redis(m) {
+            tested.0 = true;
+        } else {
+            tested.1 = true;
+        }
+    }
+    assert!(tested.0 || tested.1, "no mixed master/replica pair to test");
+    eprintln!(
+        "mixed failover: redis master -> slotkv replica tested: {}, slotkv master -> redis replica tested: {}",
+        tested.0, tested.1
+    );
+}
