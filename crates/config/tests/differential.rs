@@ -1,6 +1,5 @@
-//! Differential test against a real redis-server 7.0.15 (ignored by default; run with
-//! `cargo test -p slotkv-config --test differential -- --ignored` where redis-server and
-//! redis-cli are on PATH). It runs the same CONFIG SET commands on both and compares replies
+//! Differential test against a real redis-server 7.0.15 (redis-server and redis-cli must be
+//! on PATH; `.ci/run` installs them). It runs the same CONFIG SET commands on both and compares replies
 //! and the whole CONFIG GET * afterwards.
 
 use std::process::{Child, Command, Stdio};
@@ -57,7 +56,7 @@ fn start() -> Server {
 }
 
 #[test]
-#[ignore]
+
 fn config_set_and_get_match_redis() {
     let server = start();
     let mut ours = Config::from_args(&[
@@ -197,7 +196,7 @@ fn config_set_and_get_match_redis() {
 /// Loads bad (and a few good) config files in both and compares redis-server's fatal message
 /// with ours (minus our extra "(source: ...)" line).
 #[test]
-#[ignore]
+
 fn config_file_errors_match_redis() {
     let dir = std::env::temp_dir().join(format!("slotkv-diff-files-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

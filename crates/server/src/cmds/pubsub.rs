@@ -2,6 +2,7 @@
 //! live under the core lock; messages go to each subscriber's push channel and are
 //! encoded by its connection in its own protocol version.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
@@ -11,7 +12,7 @@ use slotkv_protocol::{glob_match, ReplyWriter};
 
 use super::*;
 use crate::exec::{ConnState, SrvCtx};
-use crate::shared::{CoreRest, PushMsg};
+use crate::shared::{CoreRest, PushMsg, PushSender};
 use crate::table::{Handler, Spec, SrvFn};
 
 pub(crate) fn specs() -> Vec<Spec> {
@@ -112,113 +113,139 @@ fn track_pubsub_client(s: &SrvCtx<'_>, before: usize) {
     }
 }
 
-fn subscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+/// The three subscription namespaces.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Channel, Kind::Pattern, Kind::Shard];
+
+    /// The reply words (`subscribe`, `unsubscribe`) and the command name for errors.
+    fn words(self) -> (&'static [u8], &'static [u8], &'static str) {
+        match self {
+            Kind::Channel => (b"subscribe", b"unsubscribe", "SUBSCRIBE"),
+            Kind::Pattern => (b"psubscribe", b"punsubscribe", "PSUBSCRIBE"),
+            Kind::Shard => (b"ssubscribe", b"sunsubscribe", "SSUBSCRIBE"),
+        }
+    }
+
+    /// The connection's set and the server's registry for this namespace.
+    fn registries<'a>(
+        self,
+        conn: &'a mut ConnState,
+        rest: &'a mut CoreRest,
+    ) -> (
+        &'a mut HashSet<Bytes>,
+        &'a mut HashMap<Bytes, HashMap<u64, PushSender>>,
+    ) {
+        match self {
+            Kind::Channel => (&mut conn.subs.channels, &mut rest.channels),
+            Kind::Pattern => (&mut conn.subs.patterns, &mut rest.patterns),
+            Kind::Shard => (&mut conn.subs.shard_channels, &mut rest.shard_channels),
+        }
+    }
+
+    /// The count Redis puts in the reply: shard subscriptions are counted on their own,
+    /// channels and patterns together.
+    fn count(self, conn: &ConnState) -> usize {
+        match self {
+            Kind::Shard => conn.subs.shard_channels.len(),
+            _ => conn.subs.channels.len() + conn.subs.patterns.len(),
+        }
+    }
+}
+
+fn subscribe_kind(s: &mut SrvCtx<'_>, args: &[Bytes], kind: Kind) -> CmdResult {
+    let (word, _, name) = kind.words();
     if s.conn.multi.is_some() {
-        return Err(CmdError::err(
-            "SUBSCRIBE isn't allowed for a DENY BLOCKING client",
-        ));
+        return Err(CmdError::err(format!(
+            "{name} isn't allowed for a DENY BLOCKING client"
+        )));
     }
     let before = s.conn.subs.count();
     for ch in &args[1..] {
-        if s.conn.subs.channels.insert(ch.clone()) {
-            s.rest
-                .channels
-                .entry(ch.clone())
-                .or_default()
-                .insert(s.conn.id, s.conn.push_tx.clone());
+        let (id, tx) = (s.conn.id, s.conn.push_tx.clone());
+        let (mine, registry) = kind.registries(s.conn, s.rest);
+        if mine.insert(ch.clone()) {
+            registry.entry(ch.clone()).or_default().insert(id, tx);
         }
-        reply_sub(s.data.out, b"subscribe", Some(ch), s.conn.subs.count());
+        reply_sub(s.data.out, word, Some(ch), kind.count(s.conn));
     }
     track_pubsub_client(s, before);
     Ok(())
 }
 
-fn psubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
-    if s.conn.multi.is_some() {
-        return Err(CmdError::err(
-            "PSUBSCRIBE isn't allowed for a DENY BLOCKING client",
-        ));
-    }
-    let before = s.conn.subs.count();
-    for p in &args[1..] {
-        if s.conn.subs.patterns.insert(p.clone()) {
-            s.rest
-                .patterns
-                .entry(p.clone())
-                .or_default()
-                .insert(s.conn.id, s.conn.push_tx.clone());
-        }
-        reply_sub(s.data.out, b"psubscribe", Some(p), s.conn.subs.count());
-    }
-    track_pubsub_client(s, before);
-    Ok(())
-}
-
-fn ssubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
-    if s.conn.multi.is_some() {
-        return Err(CmdError::err(
-            "SSUBSCRIBE isn't allowed for a DENY BLOCKING client",
-        ));
-    }
-    let before = s.conn.subs.count();
-    for ch in &args[1..] {
-        if s.conn.subs.shard_channels.insert(ch.clone()) {
-            s.rest
-                .shard_channels
-                .entry(ch.clone())
-                .or_default()
-                .insert(s.conn.id, s.conn.push_tx.clone());
-        }
-        reply_sub(
-            s.data.out,
-            b"ssubscribe",
-            Some(ch),
-            s.conn.subs.shard_channels.len(),
-        );
-    }
-    track_pubsub_client(s, before);
-    Ok(())
-}
-
-fn remove_shard_channel(rest: &mut CoreRest, conn: &mut ConnState, ch: &Bytes) -> bool {
-    if !conn.subs.shard_channels.remove(ch) {
+/// Drops one subscription; returns whether it existed.
+fn remove_one(rest: &mut CoreRest, conn: &mut ConnState, kind: Kind, name: &Bytes) -> bool {
+    let id = conn.id;
+    let (mine, registry) = kind.registries(conn, rest);
+    if !mine.remove(name) {
         return false;
     }
-    if let Some(m) = rest.shard_channels.get_mut(ch) {
-        m.remove(&conn.id);
+    if let Some(m) = registry.get_mut(name) {
+        m.remove(&id);
         if m.is_empty() {
-            rest.shard_channels.remove(ch);
+            registry.remove(name);
         }
     }
     true
 }
 
-fn sunsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+fn unsubscribe_kind(s: &mut SrvCtx<'_>, args: &[Bytes], kind: Kind) -> CmdResult {
+    let (_, word, _) = kind.words();
     let before = s.conn.subs.count();
     let targets: Vec<Bytes> = if args.len() > 1 {
         args[1..].to_vec()
     } else {
-        s.conn.subs.shard_channels.iter().cloned().collect()
+        kind.registries(s.conn, s.rest).0.iter().cloned().collect()
     };
     if targets.is_empty() {
-        reply_sub(
-            s.data.out,
-            b"sunsubscribe",
-            None,
-            s.conn.subs.shard_channels.len(),
-        );
+        reply_sub(s.data.out, word, None, kind.count(s.conn));
     }
     for ch in &targets {
-        remove_shard_channel(s.rest, s.conn, ch);
-        reply_sub(
-            s.data.out,
-            b"sunsubscribe",
-            Some(ch),
-            s.conn.subs.shard_channels.len(),
-        );
+        remove_one(s.rest, s.conn, kind, ch);
+        reply_sub(s.data.out, word, Some(ch), kind.count(s.conn));
     }
     track_pubsub_client(s, before);
     Ok(())
+}
+
+fn subscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    subscribe_kind(s, args, Kind::Channel)
+}
+
+fn psubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    subscribe_kind(s, args, Kind::Pattern)
+}
+
+fn ssubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    subscribe_kind(s, args, Kind::Shard)
+}
+
+fn unsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    unsubscribe_kind(s, args, Kind::Channel)
+}
+
+fn punsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    unsubscribe_kind(s, args, Kind::Pattern)
+}
+
+fn sunsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    unsubscribe_kind(s, args, Kind::Shard)
+}
+
+/// Drops every subscription of a connection (disconnect, RESET).
+pub fn unsubscribe_all(rest: &mut CoreRest, conn: &mut ConnState) {
+    for kind in Kind::ALL {
+        let names: Vec<Bytes> = kind.registries(conn, rest).0.iter().cloned().collect();
+        for name in &names {
+            remove_one(rest, conn, kind, name);
+        }
+    }
 }
 
 /// Delivers a sharded message to local SSUBSCRIBE subscribers.
@@ -252,84 +279,6 @@ fn spublish(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     }
     s.data.out.int(n as i64);
     Ok(())
-}
-
-fn remove_channel(rest: &mut CoreRest, conn: &mut ConnState, ch: &Bytes) -> bool {
-    if !conn.subs.channels.remove(ch) {
-        return false;
-    }
-    if let Some(m) = rest.channels.get_mut(ch) {
-        m.remove(&conn.id);
-        if m.is_empty() {
-            rest.channels.remove(ch);
-        }
-    }
-    true
-}
-
-fn remove_pattern(rest: &mut CoreRest, conn: &mut ConnState, p: &Bytes) -> bool {
-    if !conn.subs.patterns.remove(p) {
-        return false;
-    }
-    if let Some(m) = rest.patterns.get_mut(p) {
-        m.remove(&conn.id);
-        if m.is_empty() {
-            rest.patterns.remove(p);
-        }
-    }
-    true
-}
-
-fn unsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
-    let before = s.conn.subs.count();
-    let targets: Vec<Bytes> = if args.len() > 1 {
-        args[1..].to_vec()
-    } else {
-        s.conn.subs.channels.iter().cloned().collect()
-    };
-    if targets.is_empty() {
-        reply_sub(s.data.out, b"unsubscribe", None, s.conn.subs.count());
-    }
-    for ch in &targets {
-        remove_channel(s.rest, s.conn, ch);
-        reply_sub(s.data.out, b"unsubscribe", Some(ch), s.conn.subs.count());
-    }
-    track_pubsub_client(s, before);
-    Ok(())
-}
-
-fn punsubscribe(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
-    let before = s.conn.subs.count();
-    let targets: Vec<Bytes> = if args.len() > 1 {
-        args[1..].to_vec()
-    } else {
-        s.conn.subs.patterns.iter().cloned().collect()
-    };
-    if targets.is_empty() {
-        reply_sub(s.data.out, b"punsubscribe", None, s.conn.subs.count());
-    }
-    for p in &targets {
-        remove_pattern(s.rest, s.conn, p);
-        reply_sub(s.data.out, b"punsubscribe", Some(p), s.conn.subs.count());
-    }
-    track_pubsub_client(s, before);
-    Ok(())
-}
-
-/// Drops every subscription of a connection (disconnect, RESET).
-pub fn unsubscribe_all(rest: &mut CoreRest, conn: &mut ConnState) {
-    let chans: Vec<Bytes> = conn.subs.channels.iter().cloned().collect();
-    for ch in &chans {
-        remove_channel(rest, conn, ch);
-    }
-    let pats: Vec<Bytes> = conn.subs.patterns.iter().cloned().collect();
-    for p in &pats {
-        remove_pattern(rest, conn, p);
-    }
-    let shard: Vec<Bytes> = conn.subs.shard_channels.iter().cloned().collect();
-    for ch in &shard {
-        remove_shard_channel(rest, conn, ch);
-    }
 }
 
 /// Delivers a message to local subscribers; returns how many received it.
