@@ -269,14 +269,7 @@ pub fn publish_shard_local(rest: &CoreRest, channel: &Bytes, payload: &Bytes) ->
 
 fn spublish(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let n = publish_shard_local(s.rest, &args[1], &args[2]);
-    if let Some(shell) = s.shared.cluster.get() {
-        let mut st = shell.state.lock();
-        for e in st.publish_message(&args[1], &args[2], true) {
-            if let slotkv_cluster::state::Effect::Send { node, msg } = e {
-                shell.send(node, slotkv_cluster::message::encode(&msg));
-            }
-        }
-    }
+    send_to_bus(s, &args[1], &args[2], true);
     s.data.out.int(n as i64);
     Ok(())
 }
@@ -319,46 +312,65 @@ pub fn publish_local(rest: &CoreRest, channel: &Bytes, payload: &Bytes) -> usize
 
 fn publish(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let n = publish_local(s.rest, &args[1], &args[2]);
+    send_to_bus(s, &args[1], &args[2], false);
+    s.data.out.int(n as i64);
+    Ok(())
+}
+
+/// PUBSUB CHANNELS / SHARDCHANNELS: the active names of a registry matching the pattern.
+fn list_channels(
+    out: &mut ReplyWriter,
+    registry: &HashMap<Bytes, HashMap<u64, PushSender>>,
+    args: &[Bytes],
+    name: &str,
+) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::WrongArity(name.into()));
+    }
+    let pat = args.get(2);
+    let list: Vec<&Bytes> = registry
+        .keys()
+        .filter(|c| pat.is_none_or(|p| glob_match(p, c, false)))
+        .collect();
+    out.array_len(list.len());
+    for c in list {
+        out.bulk(c);
+    }
+    Ok(())
+}
+
+/// PUBSUB NUMSUB / SHARDNUMSUB: subscriber counts of the named channels of a registry.
+fn count_subscribers(
+    out: &mut ReplyWriter,
+    registry: &HashMap<Bytes, HashMap<u64, PushSender>>,
+    args: &[Bytes],
+) {
+    out.map_len(args.len() - 2);
+    for ch in &args[2..] {
+        out.bulk(ch);
+        out.int(registry.get(ch).map_or(0, |m| m.len()) as i64);
+    }
+}
+
+/// In a cluster, other nodes' subscribers get the message through the bus: every node for
+/// PUBLISH, the rest of this node's shard for SPUBLISH.
+fn send_to_bus(s: &SrvCtx<'_>, channel: &[u8], message: &[u8], shard: bool) {
     if let Some(shell) = s.shared.cluster.get() {
-        // In a cluster, every node's subscribers get the message, through the bus.
         let mut st = shell.state.lock();
-        let fx = st.publish_message(&args[1], &args[2], false);
-        for e in fx {
+        for e in st.publish_message(channel, message, shard) {
             if let slotkv_cluster::state::Effect::Send { node, msg } = e {
                 shell.send(node, slotkv_cluster::message::encode(&msg));
             }
         }
     }
-    s.data.out.int(n as i64);
-    Ok(())
 }
 
 fn pubsub_channels(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
-    if args.len() > 3 {
-        return Err(CmdError::WrongArity("pubsub|channels".into()));
-    }
-    let pat = args.get(2);
-    let list: Vec<&Bytes> = s
-        .rest
-        .channels
-        .keys()
-        .filter(|c| pat.is_none_or(|p| glob_match(p, c, false)))
-        .collect();
-    s.data.out.array_len(list.len());
-    for c in list {
-        s.data.out.bulk(c);
-    }
-    Ok(())
+    list_channels(s.data.out, &s.rest.channels, args, "pubsub|channels")
 }
 
 fn pubsub_numsub(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
-    s.data.out.map_len(args.len() - 2);
-    for ch in &args[2..] {
-        s.data.out.bulk(ch);
-        s.data
-            .out
-            .int(s.rest.channels.get(ch).map_or(0, |m| m.len()) as i64);
-    }
+    count_subscribers(s.data.out, &s.rest.channels, args);
     Ok(())
 }
 
@@ -368,31 +380,11 @@ fn pubsub_numpat(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn pubsub_shardchannels(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
-    if args.len() > 3 {
-        return Err(CmdError::WrongArity("pubsub|shardchannels".into()));
-    }
-    let pat = args.get(2);
-    let list: Vec<&Bytes> = s
-        .rest
-        .shard_channels
-        .keys()
-        .filter(|c| pat.is_none_or(|p| glob_match(p, c, false)))
-        .collect();
-    s.data.out.array_len(list.len());
-    for c in list {
-        s.data.out.bulk(c);
-    }
-    Ok(())
+    list_channels(s.data.out, &s.rest.shard_channels, args, "pubsub|shardchannels")
 }
 
 fn pubsub_shardnumsub(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
-    s.data.out.map_len(args.len() - 2);
-    for ch in &args[2..] {
-        s.data.out.bulk(ch);
-        s.data
-            .out
-            .int(s.rest.shard_channels.get(ch).map_or(0, |m| m.len()) as i64);
-    }
+    count_subscribers(s.data.out, &s.rest.shard_channels, args);
     Ok(())
 }
 
