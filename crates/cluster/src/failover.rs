@@ -313,6 +313,22 @@ impl ClusterState {
             .count()
     }
 
+    /// When the pending election may send its vote requests (unix ms), so the caller
+    /// can wake up then instead of at its next periodic tick.
+    pub fn election_wakeup(&self) -> Option<i64> {
+        (self.election.auth_time != 0 && !self.election.sent).then_some(self.election.auth_time)
+    }
+
+    /// Moves the replica's election on at once (a FAIL of our master or a vote just
+    /// arrived, or the election delay is over), instead of at the next periodic tick.
+    pub fn failover_step(&mut self, now: i64) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.me().is_replica() {
+            self.replica_failover(now, &mut fx);
+        }
+        fx
+    }
+
     /// Periodic failover work: manual failover timeouts and progress, the replica's
     /// election, the paused master's pings to its replica.
     pub(crate) fn failover_tick(&mut self, now: i64, fx: &mut Vec<Effect>) {
@@ -483,8 +499,12 @@ impl ClusterState {
         if self.election.auth_time == 0 || now - self.election.auth_time > auth_retry {
             // A new attempt: wait for the FAIL to spread, better replicas go first.
             let rank = self.my_rank(master);
-            let mut at = now + 500 + rand::thread_rng().gen_range(0..500);
-            at += rank as i64 * 1000;
+            let (fixed, step) = (
+                self.settings.election_fixed_delay_ms(),
+                self.settings.election_rank_step_ms(),
+            );
+            let mut at = now + fixed + rand::thread_rng().gen_range(0..fixed);
+            at += rank as i64 * step;
             let (rank, at) = if self.manual.end != 0 {
                 (0, now)
             } else {
@@ -517,7 +537,7 @@ impl ClusterState {
             // Offsets may have changed since: a worse rank waits longer.
             let rank = self.my_rank(master);
             if rank > self.election.rank {
-                let added = (rank - self.election.rank) as i64 * 1000;
+                let added = (rank - self.election.rank) as i64 * self.settings.election_rank_step_ms();
                 self.election.auth_time += added;
                 self.election.rank = rank;
                 tracing::info!("Replica rank updated to #{rank}, added {added} milliseconds of delay.");
@@ -932,7 +952,11 @@ mod tests {
         st.replica_failover(now, &mut fx);
         assert_eq!(st.election.rank, 1);
         let delay = st.election.auth_time - now;
-        assert!((1500..2000).contains(&delay), "delay {delay}");
+        let (fixed, step) = (
+            st.settings.election_fixed_delay_ms(),
+            st.settings.election_rank_step_ms(),
+        );
+        assert!((fixed + step..2 * fixed + step).contains(&delay), "delay {delay}");
         // Once ahead, the rank does not improve the delay (only a worse rank adds to it).
         st.repl_offset = 300;
         st.nodes.get_mut(&other).unwrap().repl_offset = 400;
@@ -940,7 +964,7 @@ mod tests {
         st.nodes.get_mut(&sim.id(4)).unwrap().repl_offset = 500;
         st.replica_failover(now + 100, &mut fx);
         assert_eq!(st.election.rank, 2);
-        assert_eq!(st.election.auth_time - now, delay + 1000);
+        assert_eq!(st.election.auth_time - now, delay + step);
         // Nothing was sent to the masters before the delay.
         assert!(!st.election.sent);
     }

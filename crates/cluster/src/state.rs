@@ -173,6 +173,30 @@ pub struct Settings {
     pub allow_replica_migration: bool,
 }
 
+impl Settings {
+    /// How often each linked peer is pinged: a tenth of the node timeout, between 100 ms
+    /// and 1 s. Redis waits half the node timeout; pinging sooner means a dead node's
+    /// last answer is recent when it stops answering, so it is flagged PFAIL about one
+    /// node timeout after it died rather than up to one and a half.
+    pub fn heartbeat_ms(&self) -> i64 {
+        (self.node_timeout / 10).clamp(100, 1000)
+    }
+
+    /// The fixed part of a replica's election delay, which lets the FAIL reach every
+    /// master before the vote requests do; the random part is as long again. Redis uses
+    /// 500 ms for any node timeout; the FAIL is broadcast to all nodes directly, so a
+    /// twentieth of the node timeout (50–500 ms) is enough: Redis's figure from 10 s up.
+    pub fn election_fixed_delay_ms(&self) -> i64 {
+        (self.node_timeout / 20).clamp(50, 500)
+    }
+
+    /// Extra election delay per rank (replicas with more data go first): a quarter of
+    /// the node timeout, 250 ms–1 s (Redis: 1 s).
+    pub fn election_rank_step_ms(&self) -> i64 {
+        (self.node_timeout / 4).clamp(250, 1000)
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -490,6 +514,9 @@ impl ClusterState {
                                 n.flags = (n.flags | flags::FAIL) & !flags::PFAIL;
                                 n.fail_time = now;
                                 fx.push(Effect::SaveConfig);
+                                if self.my_master() == Some(*node) {
+                                    fx.extend(self.failover_step(now));
+                                }
                             }
                         }
                     }
@@ -530,7 +557,10 @@ impl ClusterState {
             }
             // Failover messages from a node we do not know are ignored.
             MsgType::FailoverAuthRequest if sender_known => self.vote_if_allowed(h, now, &mut fx),
-            MsgType::FailoverAuthAck if sender_known => self.count_vote(h),
+            MsgType::FailoverAuthAck if sender_known => {
+                self.count_vote(h);
+                fx.extend(self.failover_step(now));
+            }
             MsgType::MfStart if sender_known => self.manual_failover_requested(h.sender, now, &mut fx),
             _ => {}
         }
@@ -908,6 +938,9 @@ impl ClusterState {
                     }
                 }
                 fx.push(Effect::SaveConfig);
+                if self.my_master() == Some(id) && id != self.myself {
+                    fx.extend(self.failover_step(now));
+                }
             }
         }
     }
@@ -970,6 +1003,7 @@ impl ClusterState {
             .copied()
             .filter(|id| *id != self.myself)
             .collect();
+        let mut new_pfail = false;
         for id in ids {
             let Some(n) = self.nodes.get(&id) else { continue };
             if n.is(flags::HANDSHAKE | flags::NOADDR) {
@@ -983,15 +1017,39 @@ impl ClusterState {
                     n.link_up = false;
                 }
             }
-            if link_up && ping_sent == 0 && now - pong > timeout / 2 {
+            if link_up && ping_sent == 0 && now - pong > self.settings.heartbeat_ms() {
                 fx.extend(self.send_ping(id, now));
             }
             let n = self.nodes.get_mut(&id).expect("listed node");
+            // Unreachable: a ping is pending and nothing answered for the node timeout
+            // (counted from the last PONG, or from the ping if none ever came).
+            let last_heard = if n.pong_received > 0 {
+                n.pong_received
+            } else {
+                n.ping_sent
+            };
             if n.ping_sent != 0
-                && now - n.ping_sent > self.settings.node_timeout
+                && now - last_heard > self.settings.node_timeout
                 && !n.is(flags::PFAIL | flags::FAIL)
             {
                 n.flags |= flags::PFAIL;
+                tracing::debug!("*** NODE {id} possibly failing");
+                new_pfail = true;
+            }
+        }
+        if new_pfail {
+            // Tell everybody at once: the failure reports reach a majority of masters
+            // without waiting for the next random gossip.
+            let linked: Vec<NodeId> = self
+                .nodes
+                .values()
+                .filter(|n| {
+                    n.id != self.myself && n.link_up && !n.is(flags::HANDSHAKE | flags::PFAIL | flags::FAIL)
+                })
+                .map(|n| n.id)
+                .collect();
+            for id in linked {
+                fx.extend(self.send_ping(id, now));
             }
         }
         self.mark_failing_if_needed(now, &mut fx);

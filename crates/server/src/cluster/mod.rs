@@ -397,7 +397,24 @@ pub async fn cron(shared: Arc<Shared>, shell: Arc<ClusterShell>) {
     let mut interval = tokio::time::interval(std::time::Duration::from_millis(100));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        interval.tick().await;
+        let wakeup = shell.state.lock().election_wakeup();
+        if let Some(at) = wakeup.filter(|at| *at > now_ms()) {
+            // A replica's election may start before the next tick: wake up for it.
+            let until =
+                tokio::time::Instant::now() + std::time::Duration::from_millis((at - now_ms()).max(0) as u64);
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = tokio::time::sleep_until(until) => {
+                    let mut state = shell.state.lock();
+                    let fx = state.failover_step(now_ms());
+                    apply_effects(&shared, &shell, &mut state, fx, None);
+                    shell.publish_view(&state);
+                    continue;
+                }
+            }
+        } else {
+            interval.tick().await;
+        }
         let (offset, last_contact) = {
             let core = shared.core.lock();
             let last = core.rest.replication.master.as_ref().and_then(|m| {
