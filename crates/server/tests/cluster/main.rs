@@ -297,9 +297,10 @@ fn whole_cluster_restart_keeps_identity() {
     }
 }
 
-/// Real cluster clients: redis-py's RedisCluster and `redis-benchmark --cluster`.
+/// Real cluster clients: redis-py's RedisCluster, the `redis` crate's cluster client and
+/// `redis-benchmark --cluster`.
 #[test]
-fn cluster_clients_redis_py_and_benchmark() {
+fn cluster_clients_redis_py_redis_rs_and_benchmark() {
     let base = tempfile::tempdir().expect("tempdir");
     let nodes: Vec<ServerProcess> = (0..3).map(|_| start_node(base.path())).collect();
     let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
@@ -342,6 +343,7 @@ print("ok")
         "redis-py failed: {}",
         String::from_utf8_lossy(&py.stderr)
     );
+    redis_rs_cluster_client(&nodes);
     let bench = Command::new(slotkv_testkit::find_program("redis-benchmark").expect("redis-benchmark"))
         .args([
             "--cluster",
@@ -359,4 +361,90 @@ print("ok")
     assert!(bench.status.success(), "{text}");
     assert!(text.contains("SET:") && text.contains("GET:"), "{text}");
     assert!(!text.to_lowercase().contains("error"), "{text}");
+}
+
+/// The `redis` crate's cluster client: discovers the slots from one seed node, routes
+/// keys to their masters, follows MOVED after a slot changes hands, pipelines per node.
+fn redis_rs_cluster_client(nodes: &[ServerProcess]) {
+    use redis::Commands;
+    let seed = format!("redis://127.0.0.1:{}/", nodes[1].port());
+    let client = redis::cluster::ClusterClient::new(vec![seed]).expect("cluster client");
+    let mut con = client.get_connection().expect("cluster connection");
+    for i in 0..300 {
+        let _: () = con
+            .set(format!("rs{i}"), i)
+            .expect("SET through the cluster client");
+    }
+    let total: i64 = (0..300)
+        .map(|i| con.get::<_, i64>(format!("rs{i}")).expect("GET"))
+        .sum();
+    assert_eq!(total, (0..300).sum::<i64>());
+    // Every master got its share, each key on the node that owns its slot.
+    let mut per_node = Vec::new();
+    for n in nodes {
+        let mut c = n.client();
+        let Reply::Int(keys) = c.cmd(&["DBSIZE"]) else {
+            panic!("DBSIZE")
+        };
+        per_node.push(keys);
+    }
+    assert!(per_node.iter().all(|k| *k > 0), "keys per node: {per_node:?}");
+    // Multi-key commands within one slot (hash tags).
+    let _: () = redis::cmd("MSET")
+        .arg("{rs}a")
+        .arg("1")
+        .arg("{rs}b")
+        .arg("2")
+        .query(&mut con)
+        .expect("MSET in one slot");
+    let both: Vec<String> = con.mget(&["{rs}a", "{rs}b"]).expect("MGET in one slot");
+    assert_eq!(both, ["1", "2"]);
+    // Move the slot of "{rs}a" to another master behind the client's back: the client
+    // gets MOVED and follows it.
+    let slot = slotkv_keyslot::key_slot(b"{rs}a");
+    let owner = nodes
+        .iter()
+        .position(|n| {
+            let mut c = n.client();
+            matches!(
+                c.cmd(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()]),
+                Reply::Int(2)
+            )
+        })
+        .expect("owner of the slot");
+    let target = (owner + 1) % nodes.len();
+    let target_id = bulk_text(nodes[target].client().cmd(&["CLUSTER", "MYID"]));
+    let mut src = nodes[owner].client();
+    let mut dst = nodes[target].client();
+    let owner_id = bulk_text(src.cmd(&["CLUSTER", "MYID"]));
+    let s = slot.to_string();
+    dst.cmd(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &owner_id]);
+    src.cmd(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &target_id]);
+    let port = nodes[target].port().to_string();
+    let migrated = src.cmd(&[
+        "MIGRATE",
+        "127.0.0.1",
+        &port,
+        "",
+        "0",
+        "5000",
+        "KEYS",
+        "{rs}a",
+        "{rs}b",
+    ]);
+    assert_eq!(migrated, Reply::Status("OK".into()));
+    for c in [&mut dst, &mut src] {
+        c.cmd(&["CLUSTER", "SETSLOT", &s, "NODE", &target_id]);
+    }
+    let after: Vec<String> = con.mget(&["{rs}a", "{rs}b"]).expect("MGET after the slot moved");
+    assert_eq!(after, ["1", "2"]);
+    let _: () = con.set("{rs}a", "3").expect("SET after MOVED");
+    assert_eq!(dst.cmd(&["GET", "{rs}a"]), Reply::Bulk(b"3".to_vec()));
+    // A pipeline over keys of every node.
+    let mut pipe = redis::cluster::cluster_pipe();
+    for i in 0..30 {
+        pipe.incr(format!("rsc{i}"), 1);
+    }
+    let counts: Vec<i64> = pipe.query(&mut con).expect("cluster pipeline");
+    assert_eq!(counts, vec![1; 30]);
 }
