@@ -111,6 +111,20 @@ impl Loader {
             if !d.kind.multi_arg() && args.len() != 1 {
                 return Err("wrong number of arguments".to_string().into());
             }
+            // A multi-argument directive given as one non-empty argument is split again, so
+            // `--replicaof "127.0.0.1 7000"` and `--save "900 1"` work as in Redis.
+            let split;
+            let args = match args {
+                [one] if d.kind.multi_arg() && !one.is_empty() => {
+                    let Some(words) = split_args(one) else {
+                        return Err("Unbalanced quotes in configuration line".to_string().into());
+                    };
+                    split = words;
+                    split.iter().map(|w| w.as_ref()).collect::<Vec<&[u8]>>()
+                }
+                _ => args.to_vec(),
+            };
+            let args = args.as_slice();
             let v = parse_value(&d.kind, args, Some(&self.cfg.values[idx]))?;
             self.cfg.values[idx] = match (v, &self.cfg.values[idx]) {
                 // Save points accumulate over the file; the first `save` drops the defaults.

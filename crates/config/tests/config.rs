@@ -433,6 +433,12 @@ fn from_args_like_redis_server() {
     assert_eq!(c.config_file(), None);
     let (c, _) = Config::from_args(&s(&["--port", "1", "--save"])).unwrap();
     assert_eq!(get(&c, "save"), "");
+    // Multi-argument directives given as one argument are split, as Redis does.
+    let (c, _) = Config::from_args(&s(&["--replicaof", "10.0.0.1 7000", "--save", "900 1 300 10"])).unwrap();
+    assert_eq!(get(&c, "replicaof"), "10.0.0.1 7000");
+    assert_eq!(get(&c, "save"), "900 1 300 10");
+    let (c, _) = Config::from_args(&s(&["--requirepass", "a b"])).unwrap();
+    assert_eq!(get(&c, "requirepass"), "a b");
     // Line numbers count the file, then the options (Redis prefixes them with a newline).
     let e = Config::from_args(&s(&["--port", "0", "--maxmemory", "1 gb"])).unwrap_err();
     assert_eq!(e.line(), Some(3));
