@@ -195,8 +195,8 @@ impl Session<'_> {
                 let mut core = self.shared.core.lock();
                 let mut action = None;
                 while let Some(args) = self.pending.pop_front() {
-                    if crate::cluster::write_paused(self.shared, &args, now) {
-                        // A manual failover holds writes: wait and retry (below).
+                    if crate::pause::must_wait(self.shared, conn, &args, now) {
+                        // CLIENT PAUSE or a manual failover holds it: wait and retry (below).
                         self.pending.push_front(args);
                         paused = true;
                         break;

@@ -16,7 +16,8 @@ pub async fn run(shared: Arc<Shared>) {
         let hz = shared.config.read().get_int("hz").clamp(1, 500) as u64;
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
         let now = now_ms();
-        if shared.active_expire.load(Ordering::Relaxed) {
+        // Keys do not expire while clients are paused (the data set stands still).
+        if shared.active_expire.load(Ordering::Relaxed) && !shared.pause.any(now) {
             let mut core = shared.core.lock();
             let core = &mut *core;
             for (i, db) in core.ks.dbs.iter_mut().enumerate() {

@@ -14,6 +14,7 @@ mod daemon;
 pub mod exec;
 mod fork;
 pub mod log;
+pub mod pause;
 pub mod persist;
 pub mod propagate;
 pub mod replication;
@@ -71,6 +72,7 @@ pub fn build_shared(config: Config, port: u16) -> Arc<Shared> {
         shutdown: Notify::new(),
         shutdown_requested: AtomicBool::new(false),
         active_expire: AtomicBool::new(true),
+        pause: Default::default(),
         cluster: std::sync::OnceLock::new(),
         weak_self: std::sync::OnceLock::new(),
         migrate_sockets: Mutex::default(),

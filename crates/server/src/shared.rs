@@ -234,6 +234,8 @@ pub struct Shared {
     pub shutdown_requested: AtomicBool,
     /// Active expiry switch (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
+    /// CLIENT PAUSE and the manual failover's write pause.
+    pub pause: crate::pause::ClientPause,
     /// Whether the config file path is known (CONFIG REWRITE).
     pub executable: String,
     /// The cluster side, when `cluster-enabled yes`.

@@ -120,9 +120,6 @@ pub struct ClusterShell {
     pub config_file: PathBuf,
     /// Keeps the advisory lock on nodes.conf for the life of the process.
     _lock: std::fs::File,
-    /// Client writes wait until this unix ms (a master paused for a manual failover).
-    /// Written by `apply_effects` under the state lock; read by every connection.
-    pub writes_paused_until: std::sync::atomic::AtomicI64,
     pub bus_port: u16,
 }
 
@@ -186,26 +183,6 @@ fn refresh_settings(config: &slotkv_config::Config, s: &mut Settings) {
     s.allow_replica_migration = config.get_bool("cluster-allow-replica-migration");
 }
 
-/// Whether this client request must wait: a write while a manual failover pauses writes.
-/// One atomic load when nothing is paused.
-#[inline]
-pub fn write_paused(shared: &Shared, args: &[bytes::Bytes], now: i64) -> bool {
-    let Some(shell) = shared.cluster.get() else {
-        return false;
-    };
-    if shell
-        .writes_paused_until
-        .load(std::sync::atomic::Ordering::Relaxed)
-        <= now
-    {
-        return false;
-    }
-    shared
-        .table
-        .resolve(args)
-        .is_ok_and(|spec| spec.has(slotkv_commands::flags::WRITE))
-}
-
 impl ClusterShell {
     /// Loads nodes.conf (or creates a fresh single-node configuration) and locks it.
     pub fn open(config: &slotkv_config::Config, port: u16) -> Result<ClusterShell, ClusterStartError> {
@@ -238,7 +215,6 @@ impl ClusterShell {
             connecting: Mutex::default(),
             config_file: file,
             _lock: lock,
-            writes_paused_until: std::sync::atomic::AtomicI64::new(0),
             bus_port,
         };
         shell.save(&shell.state.lock());
@@ -357,11 +333,7 @@ pub fn apply_effects(
                     }
                 });
             }
-            Effect::PauseWrites { until } => {
-                shell
-                    .writes_paused_until
-                    .store(until, std::sync::atomic::Ordering::Relaxed);
-            }
+            Effect::PauseWrites { until } => shared.pause.set_failover(until),
             Effect::DropSlotKeys(slots) => {
                 // Commands take the core lock before the cluster state lock (CLUSTER
                 // SETSLOT, ...), and this runs under the state lock: take the core lock on

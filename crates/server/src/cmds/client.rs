@@ -415,17 +415,19 @@ fn client_pause(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     if ms < 0 {
         return Err(CmdError::TimeoutNegative);
     }
-    match args.len() {
-        3 => {}
-        4 if is(&args[3], "write") || is(&args[3], "all") => {}
+    let all = match args.len() {
+        3 => true,
+        4 if is(&args[3], "write") => false,
+        4 if is(&args[3], "all") => true,
         _ => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
-    }
-    // Pausing is not implemented: the pause is accepted and has no effect.
+    };
+    s.shared.pause.pause(all, crate::log::now_ms().saturating_add(ms));
     s.data.out.ok();
     Ok(())
 }
 
 fn client_unpause(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
+    s.shared.pause.unpause();
     s.data.out.ok();
     Ok(())
 }

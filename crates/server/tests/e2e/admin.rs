@@ -142,3 +142,91 @@ fn config_defaults_match_redis() {
         .collect()
     });
 }
+
+/// Whether a reply arrives within `wait` (a command held by a pause does not answer).
+fn replied_within(c: &mut slotkv_testkit::TestClient, wait: Duration) -> Option<Reply> {
+    c.set_timeout(wait).unwrap();
+    let r = c.try_read_reply().ok();
+    c.set_timeout(Duration::from_secs(10)).unwrap();
+    r
+}
+
+#[test]
+fn client_pause_holds_writes_or_everything_until_unpause() {
+    let s = start(&["--enable-debug-command", "yes"]);
+    let mut admin = s.client();
+    let mut writer = s.client();
+    let mut reader = s.client();
+    let short = Duration::from_millis(300);
+    admin.cmd_ok(&["SET", "k", "0"]);
+
+    // WRITE: reads go on, writes wait for CLIENT UNPAUSE.
+    admin.cmd_ok(&["CLIENT", "PAUSE", "100000", "WRITE"]);
+    assert_eq!(reader.cmd(&["GET", "k"]), Reply::Bulk(b"0".to_vec()));
+    writer.send(&["SET", "k", "1"]).unwrap();
+    assert_eq!(
+        replied_within(&mut writer, short),
+        None,
+        "a write ran during a WRITE pause"
+    );
+    assert_eq!(reader.cmd(&["GET", "k"]), Reply::Bulk(b"0".to_vec()));
+    // PUBLISH may replicate: it waits too.
+    reader.send(&["PUBLISH", "ch", "m"]).unwrap();
+    assert_eq!(
+        replied_within(&mut reader, short),
+        None,
+        "PUBLISH ran during a WRITE pause"
+    );
+    admin.cmd_ok(&["CLIENT", "UNPAUSE"]);
+    assert_eq!(writer.read_reply(), Reply::Status("OK".into()));
+    assert_eq!(reader.read_reply(), Reply::Int(0));
+    assert_eq!(reader.cmd(&["GET", "k"]), Reply::Bulk(b"1".to_vec()));
+
+    // MULTI: commands are queued; EXEC waits only if something queued writes.
+    admin.cmd_ok(&["CLIENT", "PAUSE", "100000", "WRITE"]);
+    writer.cmd_ok(&["MULTI"]);
+    assert_eq!(writer.cmd(&["GET", "k"]), Reply::Status("QUEUED".into()));
+    assert!(matches!(writer.cmd(&["EXEC"]), Reply::Array(v) if v.len() == 1));
+    writer.cmd_ok(&["MULTI"]);
+    assert_eq!(writer.cmd(&["INCR", "k"]), Reply::Status("QUEUED".into()));
+    writer.send(&["EXEC"]).unwrap();
+    assert_eq!(
+        replied_within(&mut writer, short),
+        None,
+        "EXEC of a write ran during a WRITE pause"
+    );
+    admin.cmd_ok(&["CLIENT", "UNPAUSE"]);
+    assert_eq!(writer.read_reply(), Reply::Array(vec![Reply::Int(2)]));
+
+    // Keys do not expire while paused; they do once the pause is over.
+    admin.cmd_ok(&["SET", "ttl", "x", "PX", "50"]);
+    admin.cmd_ok(&["CLIENT", "PAUSE", "100000", "WRITE"]);
+    let mut keys = s.client();
+    assert!(
+        !slotkv_testkit::wait_until(short, || keys.cmd(&["DBSIZE"]) != Reply::Int(2)),
+        "a key expired actively during the pause"
+    );
+    admin.cmd_ok(&["CLIENT", "UNPAUSE"]);
+    assert!(slotkv_testkit::wait_until(Duration::from_secs(5), || keys
+        .cmd(&["DBSIZE"])
+        == Reply::Int(1)));
+
+    // ALL: every command waits, until the pause times out.
+    admin.cmd_ok(&["CLIENT", "PAUSE", "700", "ALL"]);
+    let started = std::time::Instant::now();
+    assert_eq!(reader.cmd(&["PING"]), Reply::Status("PONG".into()));
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "PING ran during an ALL pause"
+    );
+
+    // Errors as Redis gives them.
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "x"]),
+        Reply::Error("ERR timeout is not an integer or out of range".into())
+    );
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "10", "READ"]),
+        Reply::Error("ERR CLIENT PAUSE mode must be WRITE or ALL".into())
+    );
+}
