@@ -39,6 +39,9 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, lad
         }),
         kill: Notify::new(),
         killed: AtomicBool::new(false),
+        blocked: AtomicBool::new(false),
+        unblock: Default::default(),
+        unblock_notify: Notify::new(),
         is_monitor: AtomicBool::new(false),
     });
     shared.clients.lock().insert(id, handle.clone());
@@ -308,6 +311,8 @@ impl Session<'_> {
     /// client disconnects or is killed. On timeout the blocked request gets its null reply.
     async fn wait_blocked(&mut self, conn: &mut ConnState, b: &slotkv_commands::BlockOn) -> Step {
         self.shared.stats.blocked_clients.fetch_add(1, Ordering::Relaxed);
+        conn.handle.unblock.store(0, Ordering::SeqCst);
+        conn.handle.blocked.store(true, Ordering::SeqCst);
         let deadline = self.block_deadline.unwrap_or(b.deadline_ms);
         let step = loop {
             let sleep_for = if deadline == 0 {
@@ -319,6 +324,21 @@ impl Session<'_> {
                 biased;
                 _ = conn.handle.kill.notified() => break Step::Close,
                 _ = self.wake.notified() => break Step::Continue,
+                _ = conn.handle.unblock_notify.notified() => {
+                    // CLIENT UNBLOCK from another client (a stale wake-up is ignored).
+                    let how = conn.handle.unblock.swap(0, Ordering::SeqCst);
+                    if how == 0 {
+                        continue;
+                    }
+                    self.pending.pop_front();
+                    self.block_deadline = None;
+                    if how == crate::shared::UNBLOCK_ERROR {
+                        self.out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                    } else {
+                        self.out.null_array();
+                    }
+                    break Step::Continue;
+                }
                 _ = tokio::time::sleep(sleep_for) => {
                     // Timed out: answer the blocked request and drop it.
                     self.pending.pop_front();
@@ -340,6 +360,7 @@ impl Session<'_> {
                 }
             }
         };
+        conn.handle.blocked.store(false, Ordering::SeqCst);
         self.shared.stats.blocked_clients.fetch_sub(1, Ordering::Relaxed);
         unregister_waiter(self.shared, conn);
         step

@@ -89,6 +89,9 @@ impl ConnState {
             kill: Default::default(),
             killed: Default::default(),
             is_monitor: Default::default(),
+            blocked: Default::default(),
+            unblock: Default::default(),
+            unblock_notify: Default::default(),
         });
         let (push_tx, _) = tokio::sync::mpsc::unbounded_channel();
         let _ = shared;

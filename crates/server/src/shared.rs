@@ -193,9 +193,29 @@ pub struct ClientHandle {
     pub killed: AtomicBool,
     /// Skipped by `CLIENT KILL ... SKIPME yes` and friends.
     pub is_monitor: AtomicBool,
+    /// Set while the client waits in a blocking command (CLIENT UNBLOCK may end it).
+    pub blocked: AtomicBool,
+    /// A pending CLIENT UNBLOCK: 0 none, [`UNBLOCK_TIMEOUT`] or [`UNBLOCK_ERROR`].
+    pub unblock: std::sync::atomic::AtomicU8,
+    pub unblock_notify: Notify,
 }
 
+/// CLIENT UNBLOCK <id> TIMEOUT: the blocked command answers as if it timed out.
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+/// CLIENT UNBLOCK <id> ERROR: the blocked command answers -UNBLOCKED.
+pub const UNBLOCK_ERROR: u8 = 2;
+
 impl ClientHandle {
+    /// CLIENT UNBLOCK: ends the client's blocking wait; false if it is not blocked.
+    pub fn request_unblock(&self, how: u8) -> bool {
+        if !self.blocked.load(Ordering::SeqCst) {
+            return false;
+        }
+        self.unblock.store(how, Ordering::SeqCst);
+        self.unblock_notify.notify_one();
+        true
+    }
+
     pub fn request_kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill.notify_one();

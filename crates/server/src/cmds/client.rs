@@ -465,14 +465,16 @@ fn client_caching(_s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn client_unblock(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
-    slotkv_protocol::parse_i64(&args[2]).ok_or(CmdError::NotInteger)?;
-    match args.len() {
-        3 => {}
-        4 if is(&args[3], "timeout") || is(&args[3], "error") => {}
+    let id = slotkv_protocol::parse_i64(&args[2]).ok_or(CmdError::NotInteger)?;
+    let how = match args.len() {
+        3 => crate::shared::UNBLOCK_TIMEOUT,
+        4 if is(&args[3], "timeout") => crate::shared::UNBLOCK_TIMEOUT,
+        4 if is(&args[3], "error") => crate::shared::UNBLOCK_ERROR,
         _ => return Err(CmdError::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
-    }
-    // Unblocking another client is not implemented: nothing is unblocked.
-    s.data.out.int(0);
+    };
+    let target = s.shared.client_list().into_iter().find(|c| c.id as i64 == id);
+    let done = target.is_some_and(|c| c.request_unblock(how));
+    s.data.out.int(i64::from(done));
     Ok(())
 }
 

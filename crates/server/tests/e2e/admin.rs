@@ -230,3 +230,49 @@ fn client_pause_holds_writes_or_everything_until_unpause() {
         Reply::Error("ERR CLIENT PAUSE mode must be WRITE or ALL".into())
     );
 }
+
+#[test]
+fn client_unblock_ends_a_blocking_pop_with_a_timeout_or_an_error() {
+    let s = start(&[]);
+    let mut admin = s.client();
+    let mut waiter = s.client();
+    let Reply::Int(id) = waiter.cmd(&["CLIENT", "ID"]) else {
+        panic!("CLIENT ID")
+    };
+    let id = id.to_string();
+    let blocked = |admin: &mut slotkv_testkit::TestClient| {
+        slotkv_testkit::wait_until(
+            Duration::from_secs(5),
+            || matches!(admin.cmd(&["INFO", "clients"]), Reply::Bulk(b) if String::from_utf8_lossy(&b).contains("blocked_clients:1")),
+        )
+    };
+    assert_eq!(
+        admin.cmd(&["CLIENT", "UNBLOCK", &id]),
+        Reply::Int(0),
+        "not blocked yet"
+    );
+    waiter.send(&["BLPOP", "nolist", "0"]).unwrap();
+    assert!(blocked(&mut admin));
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), Reply::Int(1));
+    assert_eq!(waiter.read_reply(), Reply::NilArray);
+    waiter.send(&["BLPOP", "nolist", "0"]).unwrap();
+    assert!(blocked(&mut admin));
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]), Reply::Int(1));
+    assert_eq!(
+        waiter.read_reply(),
+        Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
+    );
+    // The client works normally afterwards, and a stale unblock does not leak into the
+    // next blocking call.
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), Reply::Int(0));
+    admin.cmd(&["RPUSH", "l", "x"]);
+    assert_eq!(
+        waiter.cmd(&["BLPOP", "l", "1"]),
+        Reply::Array(vec![Reply::Bulk(b"l".to_vec()), Reply::Bulk(b"x".to_vec())])
+    );
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", "999999"]), Reply::Int(0));
+    assert_eq!(
+        admin.cmd(&["CLIENT", "UNBLOCK", &id, "NOW"]),
+        Reply::Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into())
+    );
+}
