@@ -26,24 +26,18 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, lad
     let _ = stream.set_nodelay(true);
     let id = shared.next_client_id.fetch_add(1, Ordering::Relaxed);
     let now = now_ms();
-    let handle = Arc::new(ClientHandle {
+    let handle = Arc::new(ClientHandle::new(
         id,
         addr,
         laddr,
-        created_ms: now,
-        info: parking_lot::Mutex::new(ClientInfo {
+        now,
+        ClientInfo {
             last_active_ms: now,
             resp: 2,
             multi: -1,
             ..Default::default()
-        }),
-        kill: Notify::new(),
-        killed: AtomicBool::new(false),
-        blocked: AtomicBool::new(false),
-        unblock: Default::default(),
-        unblock_notify: Notify::new(),
-        is_monitor: AtomicBool::new(false),
-    });
+        },
+    ));
     shared.clients.lock().insert(id, handle.clone());
     shared.stats.connected_clients.fetch_add(1, Ordering::Relaxed);
     let (push_tx, push_rx) = mpsc::unbounded_channel();

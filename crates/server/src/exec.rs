@@ -80,19 +80,7 @@ impl ConnState {
     /// applying a master's stream): authenticated, database 0, not in the client registry.
     pub fn internal(shared: &Shared) -> ConnState {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        let handle = Arc::new(ClientHandle {
-            id: 0,
-            addr,
-            laddr: addr,
-            created_ms: 0,
-            info: Default::default(),
-            kill: Default::default(),
-            killed: Default::default(),
-            is_monitor: Default::default(),
-            blocked: Default::default(),
-            unblock: Default::default(),
-            unblock_notify: Default::default(),
-        });
+        let handle = Arc::new(ClientHandle::new(0, addr, addr, 0, Default::default()));
         let (push_tx, _) = tokio::sync::mpsc::unbounded_channel();
         let _ = shared;
         ConnState {

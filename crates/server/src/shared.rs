@@ -206,6 +206,29 @@ pub const UNBLOCK_TIMEOUT: u8 = 1;
 pub const UNBLOCK_ERROR: u8 = 2;
 
 impl ClientHandle {
+    /// A client connected from `addr` to our `laddr`, not killed, monitoring or blocked.
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        created_ms: i64,
+        info: ClientInfo,
+    ) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            created_ms,
+            info: Mutex::new(info),
+            kill: Notify::new(),
+            killed: AtomicBool::new(false),
+            is_monitor: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
+            unblock: Default::default(),
+            unblock_notify: Notify::new(),
+        }
+    }
+
     /// CLIENT UNBLOCK: ends the client's blocking wait; false if it is not blocked.
     pub fn request_unblock(&self, how: u8) -> bool {
         if !self.blocked.load(Ordering::SeqCst) {

@@ -755,20 +755,17 @@ mod tests {
             let (config, _) = slotkv_config::Config::from_args(&args).expect("config");
             let shared = crate::build_shared(config, 6379);
             let addr: std::net::SocketAddr = "127.0.0.1:5000".parse().expect("addr");
-            let handle = std::sync::Arc::new(crate::shared::ClientHandle {
-                id: 1,
+            let handle = std::sync::Arc::new(crate::shared::ClientHandle::new(
+                1,
                 addr,
-                laddr: addr,
-                created_ms: 0,
-                info: parking_lot::Mutex::new(crate::shared::ClientInfo {
+                addr,
+                0,
+                crate::shared::ClientInfo {
                     resp: 2,
                     multi: -1,
                     ..Default::default()
-                }),
-                kill: tokio::sync::Notify::new(),
-                killed: std::sync::atomic::AtomicBool::new(false),
-                is_monitor: std::sync::atomic::AtomicBool::new(false),
-            });
+                },
+            ));
             shared.clients.lock().insert(1, handle.clone());
             let (push_tx, _) = tokio::sync::mpsc::unbounded_channel();
             let conn = crate::exec::ConnState {
