@@ -272,7 +272,15 @@ pub struct ClusterState {
     /// The manual failover in progress, on either side.
     pub manual: crate::failover::ManualFailover,
     ticks: u64,
+    /// When this node started (ms): a master stays `fail` for a moment after start-up, so
+    /// that it learns the cluster's configuration before it accepts writes.
+    started: i64,
+    /// When this master last saw itself in a minority partition (ms).
+    among_minority_since: Option<i64>,
 }
+
+/// A master waits this long after start-up before its cluster state may turn ok (ms).
+const WRITABLE_DELAY: i64 = 2000;
 
 impl ClusterState {
     /// A fresh single-node cluster: myself, a master with no slots.
@@ -298,6 +306,8 @@ impl ClusterState {
             repl_offset: 0,
             master_last_contact: None,
             election: Default::default(),
+            started: now,
+            among_minority_since: None,
             manual: Default::default(),
             ticks: 0,
         }
@@ -1070,7 +1080,11 @@ impl ClusterState {
 
     /// `cluster_state`: ok when every slot is served by a reachable master (with full
     /// coverage required) and this node is in the majority partition.
-    pub fn update_state(&mut self, _now: i64) {
+    pub fn update_state(&mut self, now: i64) {
+        let me_master = self.me().is_master();
+        if me_master && !self.state_ok && now - self.started < WRITABLE_DELAY {
+            return;
+        }
         let mut ok = true;
         if self.settings.require_full_coverage {
             for owner in &self.owners {
@@ -1091,6 +1105,14 @@ impl ClusterState {
             .count();
         if size == 0 || reachable < size / 2 + 1 {
             ok = false;
+            self.among_minority_since = Some(now);
+        }
+        // A master back from a minority partition waits a little before it serves again:
+        // long enough to hear that it may have been failed over meanwhile.
+        let rejoin_delay = self.settings.node_timeout.clamp(500, 5000);
+        let rejoining = self.among_minority_since.is_some_and(|t| now - t < rejoin_delay);
+        if ok && !self.state_ok && me_master && rejoining {
+            return;
         }
         self.state_ok = ok;
     }
@@ -1264,9 +1286,42 @@ mod tests {
         assert!(b.nodes.contains_key(&a.myself), "b learned a's id");
         assert_eq!(a.owners[10000], Some(b.myself));
         assert_eq!(b.owners[0], Some(a.myself));
+        // A master waits WRITABLE_DELAY after start-up before it may turn ok.
         a.update_state(1000);
-        b.update_state(1000);
+        assert!(!a.state_ok);
+        a.update_state(WRITABLE_DELAY);
+        b.update_state(WRITABLE_DELAY);
         assert!(a.state_ok && b.state_ok);
+    }
+
+    #[test]
+    fn a_master_back_from_a_minority_waits_the_rejoin_delay() {
+        let mut a = node(7000);
+        let mut b = node(7001);
+        for s in 0..8192 {
+            a.assign_slot(Slot::new(s).unwrap(), Some(a.myself));
+        }
+        for s in 8192..16384 {
+            b.assign_slot(Slot::new(s).unwrap(), Some(b.myself));
+        }
+        assert!(a.meet("127.0.0.1", 7001, 17001, 0));
+        for t in 0..5 {
+            exchange(&mut a, &mut b, 100 * t);
+        }
+        let t0 = 10_000;
+        a.update_state(t0);
+        assert!(a.state_ok);
+        // b unreachable: a (one master of two) is in a minority.
+        a.nodes.get_mut(&b.myself).unwrap().flags |= flags::PFAIL;
+        a.update_state(t0 + 100);
+        assert!(!a.state_ok);
+        // b is back: a stays down for the rejoin delay (the node timeout, 500 ms–5 s).
+        a.nodes.get_mut(&b.myself).unwrap().flags &= !flags::PFAIL;
+        let delay = a.settings.node_timeout.clamp(500, 5000);
+        a.update_state(t0 + 100 + delay - 1);
+        assert!(!a.state_ok);
+        a.update_state(t0 + 100 + delay);
+        assert!(a.state_ok);
     }
 
     #[test]
