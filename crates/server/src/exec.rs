@@ -219,6 +219,17 @@ fn call_inner(
         );
         return;
     }
+    if spec.has(flags::WRITE) && !conn.obey && core.rest.replication.too_few_good_replicas(now_ms) {
+        if let Some(m) = conn.multi.as_mut() {
+            m.errored = true;
+        }
+        reply_error(
+            &mut core.rest,
+            out,
+            &CmdError::Raw(crate::replication::NOREPLICAS_ERR.into()),
+        );
+        return;
+    }
     if conn.multi.is_some() && !runs_inside_multi(spec.name) {
         if let Some(m) = conn.multi.as_mut() {
             m.queued.push(args.to_vec());

@@ -53,6 +53,7 @@ pub fn build_shared(config: Config, port: u16) -> Arc<Shared> {
         ..Default::default()
     };
     rest.save.last_bgsave_ok = true;
+    rest.replication.set_min_replicas(&config);
     let shared = Arc::new(Shared {
         core: Mutex::new(Core {
             ks: Keyspace::new(databases),

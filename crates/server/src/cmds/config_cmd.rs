@@ -66,6 +66,9 @@ fn config_set(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     for name in &changed {
         match name.as_str() {
             "slowlog-log-slower-than" => s.rest.slowlog_threshold_us = threshold,
+            "min-replicas-to-write" | "min-replicas-max-lag" => {
+                s.rest.replication.set_min_replicas(&s.shared.config.read());
+            }
             "latency-monitor-threshold" => s.rest.latency_threshold_ms = latency,
             "slowlog-max-len" => {
                 s.rest.slowlog_max_len = max_len.max(0) as usize;

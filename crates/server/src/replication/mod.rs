@@ -114,6 +114,8 @@ pub struct ReplState {
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
     last_ping_ms: i64,
+    /// `min-replicas-to-write` and `min-replicas-max-lag` (seconds); both non-zero = on.
+    pub min_replicas: (usize, i64),
 }
 
 impl Default for ReplState {
@@ -133,6 +135,7 @@ impl Default for ReplState {
             sync_partial_ok: 0,
             sync_partial_err: 0,
             last_ping_ms: 0,
+            min_replicas: (0, 10),
         }
     }
 }
@@ -164,6 +167,34 @@ impl ReplState {
         }
     }
 
+    /// Reads `min-replicas-to-write` / `min-replicas-max-lag` (start-up, CONFIG SET).
+    pub fn set_min_replicas(&mut self, config: &slotkv_config::Config) {
+        self.min_replicas = (
+            config.get_int("min-replicas-to-write").max(0) as usize,
+            config.get_int("min-replicas-max-lag").max(0),
+        );
+    }
+
+    /// Whether the min-replicas check is on (both settings non-zero).
+    fn min_replicas_on(&self) -> bool {
+        self.min_replicas.0 > 0 && self.min_replicas.1 > 0
+    }
+
+    /// Online replicas whose last ACK is at most `min-replicas-max-lag` seconds old.
+    pub fn good_replicas(&self, now_ms: i64) -> usize {
+        let max_lag = self.min_replicas.1;
+        self.replicas
+            .values()
+            .filter(|r| r.online && now_ms / 1000 - r.ack_ms / 1000 <= max_lag)
+            .count()
+    }
+
+    /// A master with `min-replicas-to-write` set refuses writes while it has fewer good
+    /// replicas than that (replicas never refuse on this ground).
+    pub fn too_few_good_replicas(&self, now_ms: i64) -> bool {
+        self.min_replicas_on() && !self.is_replica() && self.good_replicas(now_ms) < self.min_replicas.0
+    }
+
     /// Online replicas whose acknowledged offset reached `offset`.
     pub fn acked_at_least(&self, offset: u64) -> usize {
         self.replicas
@@ -181,6 +212,7 @@ pub fn refuse_write(rest: &CoreRest, shared: &Shared, client_id: u64) -> bool {
 }
 
 pub const READONLY_ERR: &str = "READONLY You can't write against a read only replica.";
+pub const NOREPLICAS_ERR: &str = "NOREPLICAS Not enough good replicas to write.";
 
 /// REPLCONF, PSYNC, SYNC, REPLICAOF, SLAVEOF, ROLE, WAIT.
 pub fn specs() -> Vec<Spec> {
@@ -655,6 +687,9 @@ pub fn info_replication(shared: &Shared, rest: &CoreRest) -> String {
     }
     let online: Vec<_> = st.replicas.values().filter(|r| r.online).collect();
     let _ = write!(s, "connected_slaves:{}\r\n", online.len());
+    if st.min_replicas_on() {
+        let _ = write!(s, "min_slaves_good_slaves:{}\r\n", st.good_replicas(now));
+    }
     for (i, r) in online.iter().enumerate() {
         let _ = write!(
             s,

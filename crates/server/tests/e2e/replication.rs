@@ -726,3 +726,60 @@ fn link_lost_inside_a_transaction_resumes_before_multi() {
     assert_eq!(get(&mut r, "b").as_deref(), Some("2"));
     assert_eq!(get(&mut r, "c").as_deref(), Some("3"));
 }
+
+/// `min-replicas-to-write` / `min-replicas-max-lag` on slotkv and on redis-server alike:
+/// writes are refused with -NOREPLICAS until enough replicas acknowledge recently.
+#[test]
+fn min_replicas_to_write_refuses_writes_without_good_replicas() {
+    for server in ["slotkv", "redis"] {
+        let start = |args: &[&str]| {
+            if server == "slotkv" {
+                slotkv(args)
+            } else {
+                redis(args)
+            }
+        };
+        let master = start(&["--min-replicas-to-write", "1", "--min-replicas-max-lag", "10"]);
+        let mut m = master.client();
+        let refused = Reply::Error("NOREPLICAS Not enough good replicas to write.".into());
+        assert_eq!(m.cmd(&["SET", "k", "1"]), refused, "{server}");
+        assert_eq!(m.cmd(&["GET", "k"]), Reply::Nil, "{server}: reads are served");
+        // Inside MULTI the write is refused when queued, and EXEC aborts.
+        m.cmd_ok(&["MULTI"]);
+        assert_eq!(m.cmd(&["SET", "k", "1"]), refused, "{server}");
+        assert!(
+            matches!(m.cmd(&["EXEC"]), Reply::Error(e) if e.starts_with("EXECABORT")),
+            "{server}"
+        );
+        assert_eq!(
+            info_field(&mut m, "replication", "min_slaves_good_slaves").as_deref(),
+            Some("0")
+        );
+
+        let replica = start(&[]);
+        replicaof(&replica, master.port());
+        assert_eventually(WAIT, "a good replica", || {
+            info_field(&mut m, "replication", "min_slaves_good_slaves").as_deref() == Some("1")
+        });
+        m.cmd_ok(&["SET", "k", "1"]);
+        // Off when either setting is 0.
+        m.cmd_ok(&["CONFIG", "SET", "min-replicas-to-write", "2"]);
+        assert_eq!(m.cmd(&["SET", "k", "2"]), refused, "{server}");
+        m.cmd_ok(&["CONFIG", "SET", "min-slaves-max-lag", "0"]);
+        m.cmd_ok(&["SET", "k", "2"]);
+        assert_eq!(info_field(&mut m, "replication", "min_slaves_good_slaves"), None);
+        m.cmd_ok(&[
+            "CONFIG",
+            "SET",
+            "min-replicas-max-lag",
+            "10",
+            "min-replicas-to-write",
+            "1",
+        ]);
+        // The replica goes away: writes are refused again.
+        drop(replica);
+        assert_eventually(WAIT, "writes refused once the replica is gone", || {
+            m.cmd(&["SET", "k", "3"]) == refused
+        });
+    }
+}
