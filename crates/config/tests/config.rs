@@ -77,18 +77,22 @@ fn stock_redis_conf_loads_with_warnings() {
     assert_eq!(c.config_file(), Some(std::path::Path::new("/etc/test.conf")));
     // One warning per not-implemented directive, each naming it once.
     assert!(!warnings.is_empty());
-    for name in [
-        "rdbcompression",
-        "lazyfree-lazy-eviction",
-        "client-output-buffer-limit",
-    ] {
+    for name in ["lazyfree-lazy-eviction", "client-output-buffer-limit"] {
         let n = warnings
             .iter()
             .filter(|w| w.contains(&format!("'{name}'")))
             .count();
         assert_eq!(n, 1, "{name}: {warnings:#?}");
     }
-    for name in ["port", "bind", "cluster-enabled", "dir", "save"] {
+    for name in [
+        "port",
+        "bind",
+        "cluster-enabled",
+        "dir",
+        "save",
+        "rdbcompression",
+        "replica-read-only",
+    ] {
         assert!(
             !warnings.iter().any(|w| w.contains(&format!("'{name}'"))),
             "{name}"
@@ -594,6 +598,24 @@ fn table_statuses() {
         "latency-monitor-threshold",
         "maxmemory",
         "tcp-backlog",
+        "min-replicas-to-write",
+        "min-replicas-max-lag",
+        "rdbchecksum",
+        "rdbcompression",
+        "aof-load-truncated",
+        "replica-read-only",
+        "replica-announced",
+        "masteruser",
+        "masterauth",
+        "auto-aof-rewrite-percentage",
+        "auto-aof-rewrite-min-size",
+        "replica-priority",
+        "replica-announce-port",
+        "replica-announce-ip",
+        "repl-timeout",
+        "repl-ping-replica-period",
+        "repl-backlog-size",
+        "replicaof",
     ];
     for d in DIRECTIVES {
         let want = implemented.contains(&d.name) || d.name.starts_with("cluster-");

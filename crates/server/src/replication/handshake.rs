@@ -14,6 +14,8 @@ pub struct HandshakeConfig {
     pub masterauth: Option<String>,
     /// Our own listening port, announced to the master.
     pub listening_port: u16,
+    /// `replica-announce-ip`: the address the master shows for us (REPLCONF ip-address).
+    pub announce_ip: Option<String>,
     /// `(replid, next offset)` of the history we hold, for a partial resync.
     pub psync_from: Option<(String, u64)>,
     /// How long the master may take to answer each step.
@@ -26,6 +28,7 @@ pub enum HsState {
     ReceivePong,
     ReceiveAuth,
     ReceivePort,
+    ReceiveIp,
     ReceiveCapa,
     ReceivePsync,
     Done,
@@ -119,9 +122,16 @@ impl Handshake {
             }
             HsState::ReceivePort => {
                 // Old masters do not know REPLCONF listening-port: not fatal.
-                self.state = HsState::ReceiveCapa;
-                HsStep::Send(cmd(&["REPLCONF", "capa", "eof", "capa", "psync2"]))
+                match self.config.announce_ip.clone() {
+                    Some(ip) => {
+                        self.state = HsState::ReceiveIp;
+                        HsStep::Send(cmd(&["REPLCONF", "ip-address", &ip]))
+                    }
+                    None => self.send_capa(),
+                }
             }
+            // Nor REPLCONF ip-address.
+            HsState::ReceiveIp => self.send_capa(),
             HsState::ReceiveCapa => {
                 self.state = HsState::ReceivePsync;
                 let (id, off) = match &self.config.psync_from {
@@ -156,6 +166,11 @@ impl Handshake {
             }
             _ => self.send_port(),
         }
+    }
+
+    fn send_capa(&mut self) -> HsStep {
+        self.state = HsState::ReceiveCapa;
+        HsStep::Send(cmd(&["REPLCONF", "capa", "eof", "capa", "psync2"]))
     }
 
     fn send_port(&mut self) -> HsStep {
@@ -200,6 +215,7 @@ mod tests {
             masteruser: None,
             masterauth: auth.then(|| "secret".to_string()),
             listening_port: 6380,
+            announce_ip: None,
             psync_from: from.map(|(a, b)| (a.to_string(), b)),
             timeout_ms: 60_000,
         }
@@ -237,6 +253,20 @@ mod tests {
                 offset: 1234
             }
         );
+    }
+
+    #[test]
+    fn announced_ip_is_sent_after_the_port() {
+        let mut c = config(false, None);
+        c.announce_ip = Some("10.1.2.3".into());
+        let (mut hs, _) = Handshake::start(c, 0);
+        let s = hs.on_reply(b"+PONG", 1);
+        assert_eq!(sent(&s), ["REPLCONF", "listening-port", "6380"]);
+        let s = hs.on_reply(b"+OK", 2);
+        assert_eq!(sent(&s), ["REPLCONF", "ip-address", "10.1.2.3"]);
+        // A master that does not know it is not fatal.
+        let s = hs.on_reply(b"-ERR unknown option", 3);
+        assert_eq!(sent(&s), ["REPLCONF", "capa", "eof", "capa", "psync2"]);
     }
 
     #[test]

@@ -153,6 +153,8 @@ async fn link_once(shared: &Arc<Shared>, host: &str, port: u16, gen: u64) -> Lin
         masteruser: user,
         masterauth: pass,
         listening_port,
+        announce_ip: Some(shared.config.read().get_str("replica-announce-ip").to_string())
+            .filter(|ip| !ip.is_empty()),
         psync_from,
         timeout_ms,
     };

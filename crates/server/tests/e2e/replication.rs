@@ -783,3 +783,34 @@ fn min_replicas_to_write_refuses_writes_without_good_replicas() {
         });
     }
 }
+
+/// `replica-announce-ip` / `replica-announce-port`: the master lists the replica under
+/// the announced address (as redis-server does for a slotkv replica and vice versa).
+#[test]
+fn replica_announces_its_address() {
+    for (master_kind, replica_kind) in [("slotkv", "slotkv"), ("redis", "slotkv"), ("slotkv", "redis")] {
+        let start = |kind: &str, args: &[&str]| {
+            if kind == "slotkv" {
+                slotkv(args)
+            } else {
+                redis(args)
+            }
+        };
+        let master = start(master_kind, &[]);
+        let replica = start(
+            replica_kind,
+            &[
+                "--replica-announce-ip",
+                "10.9.8.7",
+                "--replica-announce-port",
+                "4242",
+            ],
+        );
+        replicaof(&replica, master.port());
+        let mut m = master.client();
+        assert_eventually(WAIT, "the announced address in INFO replication", || {
+            info_field(&mut m, "replication", "slave0")
+                .is_some_and(|v| v.starts_with("ip=10.9.8.7,port=4242,state=online"))
+        });
+    }
+}
