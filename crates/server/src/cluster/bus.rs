@@ -160,8 +160,15 @@ async fn run_link(
                         link.outbound = link_names().lock().get(&id).copied();
                     }
                     let mut state = shell.state.lock();
+                    let before_ok = state.state_ok;
                     let fx = state.handle(msg, &link, now_ms());
                     apply_effects(&shared, &shell, &mut state, fx, Some(&tx));
+                    // A message can change cluster_state: routing must see it at once, not
+                    // at the next cron tick (CLUSTER INFO would say ok while commands still
+                    // get CLUSTERDOWN).
+                    if super::log_state_change(&state, before_ok) {
+                        shell.publish_view(&state);
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {

@@ -392,6 +392,19 @@ pub fn apply_effects(
     let _ = flags::MASTER;
 }
 
+/// Logs a change of `cluster_state` (ok/fail) made by the last step of the state machine.
+/// Returns whether it changed.
+pub fn log_state_change(state: &ClusterState, before_ok: bool) -> bool {
+    if state.state_ok == before_ok {
+        return false;
+    }
+    tracing::info!(
+        "Cluster state changed: {}",
+        if state.state_ok { "ok" } else { "fail" }
+    );
+    true
+}
+
 /// Periodic cluster work (every 100 ms).
 pub async fn cron(shared: Arc<Shared>, shell: Arc<ClusterShell>) {
     let mut interval = tokio::time::interval(std::time::Duration::from_millis(100));
@@ -418,12 +431,7 @@ pub async fn cron(shared: Arc<Shared>, shell: Arc<ClusterShell>) {
         state.master_last_contact = last_contact;
         let before_ok = state.state_ok;
         let fx = state.tick(now_ms());
-        if state.state_ok != before_ok {
-            tracing::info!(
-                "Cluster state changed: {}",
-                if state.state_ok { "ok" } else { "fail" }
-            );
-        }
+        log_state_change(&state, before_ok);
         apply_effects(&shared, &shell, &mut state, fx, None);
         shell.publish_view(&state);
     }
