@@ -4,6 +4,7 @@
 //! redirects, READONLY on replicas, and `redis-cli -c` following redirects.
 
 mod client;
+mod faults;
 mod migrate;
 
 use std::path::PathBuf;
