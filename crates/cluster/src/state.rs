@@ -271,6 +271,9 @@ pub struct ClusterState {
     pub election: crate::failover::Election,
     /// The manual failover in progress, on either side.
     pub manual: crate::failover::ManualFailover,
+    /// DEBUG DROP-CLUSTER-PACKET-FILTER: received messages of this wire type are counted,
+    /// then ignored. `None` (Redis's -1) drops nothing.
+    pub drop_filter: Option<u16>,
     ticks: u64,
     /// When this node started (ms): a master stays `fail` for a moment after start-up, so
     /// that it learns the cluster's configuration before it accepts writes.
@@ -309,6 +312,7 @@ impl ClusterState {
             started: now,
             among_minority_since: None,
             manual: Default::default(),
+            drop_filter: None,
             ticks: 0,
         }
     }
@@ -496,6 +500,11 @@ impl ClusterState {
         let mut fx = Vec::new();
         let h = &msg.header;
         self.count(h.msg_type, false);
+        if self.drop_filter == Some(h.msg_type.to_wire()) {
+            // As Redis: the message counts as received, then nothing else happens.
+            tracing::debug!("Dropping packet that matches debug drop filter");
+            return fx;
+        }
         let sender_known =
             self.nodes.get(&h.sender).is_some_and(|n| !n.is(flags::HANDSHAKE)) && h.sender != self.myself;
         if sender_known {
@@ -1322,6 +1331,32 @@ mod tests {
         assert!(!a.state_ok);
         a.update_state(t0 + 100 + delay);
         assert!(a.state_ok);
+    }
+
+    #[test]
+    fn drop_filter_counts_then_ignores_that_type_only() {
+        let mut a = node(7000);
+        let mut b = node(7001);
+        let link = LinkInfo {
+            peer_ip: "127.0.0.1".into(),
+            local_ip: "127.0.0.1".into(),
+            outbound: None,
+        };
+        let meet = b.build_ping(MsgType::Meet, None);
+        a.drop_filter = Some(MsgType::Meet.to_wire());
+        assert!(
+            a.handle(meet.clone(), &link, 0).is_empty(),
+            "a dropped MEET has no effect"
+        );
+        assert_eq!(a.stats.received.get("meet"), Some(&1), "but it is counted");
+        assert_eq!(a.nodes.len(), 1, "nor learned anything from it");
+        a.drop_filter = Some(MsgType::Pong.to_wire());
+        assert!(
+            !a.handle(meet, &link, 0).is_empty(),
+            "other types still go through"
+        );
+        assert_eq!(a.stats.received.get("meet"), Some(&2));
+        assert_eq!(a.nodes.len(), 2);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The cluster bus transport: the listener for inbound links, outbound links to every
 //! known node, framing with `slotkv_cluster::message::{encode, decode}`. A malformed,
 //! truncated or oversized message closes that link and is logged; nothing else happens.
+//! Peers isolated with DEBUG CLUSTER-ISOLATE get no link and their messages are discarded
+//! here, before the state machine sees them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -34,6 +36,19 @@ pub fn rename_link(from: NodeId, to: NodeId) {
     }
 }
 
+/// Removes an inbound link's registration, unless a newer link of that node replaced it.
+fn forget_inbound(
+    inbound: &mut HashMap<NodeId, Arc<tokio::sync::Notify>>,
+    node: Option<NodeId>,
+    close: &Arc<tokio::sync::Notify>,
+) {
+    if let Some(node) = node {
+        if inbound.get(&node).is_some_and(|c| Arc::ptr_eq(c, close)) {
+            inbound.remove(&node);
+        }
+    }
+}
+
 /// Accepts inbound links.
 pub async fn listen(shared: Arc<Shared>, shell: Arc<ClusterShell>, listener: TcpListener) {
     loop {
@@ -61,7 +76,7 @@ pub async fn listen(shared: Arc<Shared>, shell: Arc<ClusterShell>, listener: Tcp
 
 /// Opens the outbound link to a node (once; later calls while connecting do nothing).
 pub fn connect(shared: Arc<Shared>, shell: Arc<ClusterShell>, node: NodeId, ip: String, cport: u16) {
-    if !shell.connecting.lock().insert(node) {
+    if shell.is_isolated(&node) || !shell.connecting.lock().insert(node) {
         return;
     }
     tokio::spawn(async move {
@@ -128,6 +143,8 @@ async fn run_link(
         apply_effects(&shared, &shell, &mut state, fx, Some(&tx));
     }
     let mut buf = BytesMut::with_capacity(16 * 1024);
+    // The node this inbound link is registered for in `shell.inbound`.
+    let mut inbound_of: Option<NodeId> = None;
     'read: loop {
         let read = tokio::select! {
             r = rd.read_buf(&mut buf) => r,
@@ -159,9 +176,26 @@ async fn run_link(
                     if let Some(id) = link_id {
                         link.outbound = link_names().lock().get(&id).copied();
                     }
+                    let sender = msg.header.sender;
+                    if shell.is_isolated(&sender) || link.outbound.is_some_and(|n| shell.is_isolated(&n)) {
+                        continue;
+                    }
+                    if link_id.is_none() && inbound_of != Some(sender) {
+                        let mut inbound = shell.inbound.lock();
+                        forget_inbound(&mut inbound, inbound_of, &close);
+                        inbound.insert(sender, close.clone());
+                        inbound_of = Some(sender);
+                    }
                     let mut state = shell.state.lock();
+                    let before_ok = state.state_ok;
                     let fx = state.handle(msg, &link, now_ms());
                     apply_effects(&shared, &shell, &mut state, fx, Some(&tx));
+                    // A message can change cluster_state: routing must see it at once, not
+                    // at the next cron tick (CLUSTER INFO would say ok while commands still
+                    // get CLUSTERDOWN).
+                    if super::log_state_change(&state, before_ok) {
+                        shell.publish_view(&state);
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -172,6 +206,7 @@ async fn run_link(
         }
     }
     writer.abort();
+    forget_inbound(&mut shell.inbound.lock(), inbound_of, &close);
     // Forget this link (not a newer one to the same node).
     if let Some(id) = link_id {
         if let Some(node) = link_names().lock().get(&id).copied() {

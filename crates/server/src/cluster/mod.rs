@@ -121,6 +121,13 @@ pub struct ClusterShell {
     /// Keeps the advisory lock on nodes.conf for the life of the process.
     _lock: std::fs::File,
     pub bus_port: u16,
+    /// Inbound links by the node that last spoke on them, so that DEBUG CLUSTERLINK KILL
+    /// FROM can close one. Written by each inbound link task (`bus::run_link`).
+    pub inbound: Mutex<HashMap<NodeId, Arc<tokio::sync::Notify>>>,
+    /// DEBUG CLUSTER-ISOLATE: peers this node is cut off from on the bus, for partition
+    /// tests. Nothing is sent to them, no link to them is opened, and whatever they send is
+    /// discarded unread. Written only by that command; read by every link task.
+    pub isolated: parking_lot::RwLock<std::collections::HashSet<NodeId>>,
 }
 
 /// Errors starting the cluster side.
@@ -216,6 +223,8 @@ impl ClusterShell {
             config_file: file,
             _lock: lock,
             bus_port,
+            inbound: Mutex::default(),
+            isolated: parking_lot::RwLock::default(),
         };
         shell.save(&shell.state.lock());
         Ok(shell)
@@ -257,10 +266,48 @@ impl ClusterShell {
         self.view.store(Arc::new(ClusterView::build(state)));
     }
 
-    /// Sends a message on a node's outbound link, if it is up.
+    /// Sends a message on a node's outbound link, if it is up (and the node is not
+    /// isolated).
     pub fn send(&self, node: NodeId, bytes: Vec<u8>) {
+        if self.is_isolated(&node) {
+            return;
+        }
         if let Some(link) = self.links.lock().get(&node) {
             let _ = link.tx.send(bytes);
+        }
+    }
+
+    /// Whether DEBUG CLUSTER-ISOLATE cut this node off from `node`.
+    pub fn is_isolated(&self, node: &NodeId) -> bool {
+        let isolated = self.isolated.read();
+        !isolated.is_empty() && isolated.contains(node)
+    }
+
+    /// Closes the outbound link to `node` (`to`) and/or the inbound link from it (`from`);
+    /// they come back as usual unless the node is isolated. A link that is not up is left
+    /// alone. The caller holds the state lock.
+    pub fn kill_links(&self, state: &mut ClusterState, node: NodeId, to: bool, from: bool) {
+        if to {
+            // Dropping the handle closes the connection; its task then finds the link
+            // already forgotten, so the state is told here.
+            if self.links.lock().remove(&node).is_some() {
+                state.link_lost(node);
+            }
+        }
+        if from {
+            if let Some(close) = self.inbound.lock().remove(&node) {
+                close.notify_one();
+            }
+        }
+    }
+
+    /// Replaces the set of isolated peers and closes the links to and from the new ones.
+    /// The caller holds the state lock.
+    pub fn set_isolated(&self, state: &mut ClusterState, nodes: std::collections::HashSet<NodeId>) {
+        // Set first: a link that comes up meanwhile is then already filtered.
+        *self.isolated.write() = nodes.clone();
+        for node in nodes {
+            self.kill_links(state, node, true, true);
         }
     }
 }
@@ -364,6 +411,19 @@ pub fn apply_effects(
     let _ = flags::MASTER;
 }
 
+/// Logs a change of `cluster_state` (ok/fail) made by the last step of the state machine.
+/// Returns whether it changed.
+pub fn log_state_change(state: &ClusterState, before_ok: bool) -> bool {
+    if state.state_ok == before_ok {
+        return false;
+    }
+    tracing::info!(
+        "Cluster state changed: {}",
+        if state.state_ok { "ok" } else { "fail" }
+    );
+    true
+}
+
 /// Periodic cluster work (every 100 ms).
 pub async fn cron(shared: Arc<Shared>, shell: Arc<ClusterShell>) {
     let mut interval = tokio::time::interval(std::time::Duration::from_millis(100));
@@ -407,12 +467,7 @@ pub async fn cron(shared: Arc<Shared>, shell: Arc<ClusterShell>) {
         state.master_last_contact = last_contact;
         let before_ok = state.state_ok;
         let fx = state.tick(now_ms());
-        if state.state_ok != before_ok {
-            tracing::info!(
-                "Cluster state changed: {}",
-                if state.state_ok { "ok" } else { "fail" }
-            );
-        }
+        log_state_change(&state, before_ok);
         apply_effects(&shared, &shell, &mut state, fx, None);
         shell.publish_view(&state);
     }

@@ -342,7 +342,7 @@ fn meet(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn lookup(st: &ClusterState, arg: &[u8]) -> Result<NodeId, CmdError> {
+pub(crate) fn lookup(st: &ClusterState, arg: &[u8]) -> Result<NodeId, CmdError> {
     NodeId::parse(arg)
         .filter(|id| st.nodes.contains_key(id))
         .ok_or_else(|| CmdError::err(format!("Unknown node {}", String::from_utf8_lossy(arg))))

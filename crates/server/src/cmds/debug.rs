@@ -104,6 +104,17 @@ fn debug(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             s.data.out.ok();
         }
         (b"error", 3) => return Err(CmdError::Raw(String::from_utf8_lossy(&args[2]).into_owned())),
+        (b"drop-cluster-packet-filter", 3) => {
+            let t = slotkv_protocol::parse_i64(&args[2]).ok_or(CmdError::NotInteger)?;
+            if let Some(shell) = s.shared.cluster.get() {
+                // Redis compares the 16-bit type with the value: -1 (or anything that is
+                // not a type number) matches nothing.
+                shell.state.lock().drop_filter = u16::try_from(t).ok();
+            }
+            s.data.out.ok();
+        }
+        (b"clusterlink", 5) if args[2].eq_ignore_ascii_case(b"kill") => clusterlink_kill(s, args)?,
+        (b"cluster-isolate", 3..) => cluster_isolate(s, &args[2..])?,
         (b"reload", _) => {
             crate::persist::reload(s.shared, s.data.ks, s.rest).map_err(CmdError::Raw)?;
             s.data.out.ok();
@@ -137,6 +148,8 @@ fn help(out: &mut ReplyWriter) {
             "    Write <message> to the server log.",
             "OBJECT <key>",
             "    Show low level info about `key` and associated value.",
+            "DROP-CLUSTER-PACKET-FILTER <packet-type>",
+            "    Drop all packets that match the filtered type. Set to -1 allow all packets.",
             "POPULATE <count> [<prefix>] [<size>]",
             "    Create <count> string keys named key:<num>. If <prefix> is specified then",
             "    it is used instead of the 'key' prefix.",
@@ -152,8 +165,68 @@ fn help(out: &mut ReplyWriter) {
             "    Sets the threshold for elements to be inserted as plain vs packed nodes",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
+            "CLUSTERLINK KILL <to|from|all> <node-id>",
+            "    Kills the link based on the direction to/from (both) with the provided node.",
+            "CLUSTER-ISOLATE <node-id> [<node-id> ...] | NONE",
+            "    (slotkv) Cut this node off from the given nodes on the cluster bus: send them",
+            "    nothing, open no link to them, discard what they send. Replaces the previous",
+            "    set; NONE clears it. Client and replication connections are not affected.",
         ],
     );
+}
+
+/// The cluster shell, or Redis's error for a cluster-only DEBUG subcommand.
+fn cluster_shell(s: &SrvCtx<'_>) -> Result<std::sync::Arc<crate::cluster::ClusterShell>, CmdError> {
+    s.shared
+        .cluster
+        .get()
+        .cloned()
+        .ok_or_else(|| CmdError::err("Debug option only available for cluster mode enabled setup!"))
+}
+
+/// DEBUG CLUSTERLINK KILL <to|from|all> <node-id>. Redis 7.0 checks the node before the
+/// direction, and after "Unknown direction" it also sends +OK (two replies to one
+/// command, which desynchronises clients); slotkv sends the error only.
+fn clusterlink_kill(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
+    let shell = cluster_shell(s)?;
+    let mut state = shell.state.lock();
+    let node = super::cluster::lookup(&state, &args[4])?;
+    let dir = args[3].to_ascii_lowercase();
+    let (to, from) = match dir.as_slice() {
+        b"to" => (true, false),
+        b"from" => (false, true),
+        b"all" => (true, true),
+        _ => {
+            return Err(CmdError::err(format!(
+                "Unknown direction {}",
+                String::from_utf8_lossy(&args[3])
+            )))
+        }
+    };
+    shell.kill_links(&mut state, node, to, from);
+    s.data.out.ok();
+    Ok(())
+}
+
+/// DEBUG CLUSTER-ISOLATE <node-id> [<node-id> ...] | NONE (slotkv only): every id must be
+/// a known node; the new set replaces the old one.
+fn cluster_isolate(s: &mut SrvCtx<'_>, ids: &[Bytes]) -> CmdResult {
+    let shell = cluster_shell(s)?;
+    let mut state = shell.state.lock();
+    let nodes = if ids.len() == 1 && ids[0].eq_ignore_ascii_case(b"none") {
+        std::collections::HashSet::new()
+    } else {
+        ids.iter()
+            .map(|id| super::cluster::lookup(&state, id))
+            .collect::<Result<_, _>>()?
+    };
+    tracing::warn!(
+        "DEBUG CLUSTER-ISOLATE: cut off from {} node(s) on the cluster bus",
+        nodes.len()
+    );
+    shell.set_isolated(&mut state, nodes);
+    s.data.out.ok();
+    Ok(())
 }
 
 fn positive(arg: &[u8]) -> Result<u64, CmdError> {

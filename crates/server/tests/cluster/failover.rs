@@ -1,32 +1,33 @@
 //! Failover with real processes (the tutorial's steps 4–5, and CLUSTER FAILOVER): a master
-//! is killed with SIGKILL, its replica is elected and serves the slots, the old master is
-//! restarted from its own folder and comes back as a replica of the new one; a manual
-//! failover swaps a master and its replica. Every wait is bounded polling.
+//! is killed with SIGKILL or stopped with SIGTERM, its replica is elected and serves the
+//! slots, the old master is restarted from its own folder and comes back as a replica of
+//! the new one; a manual failover swaps a master and its replica. Every wait is bounded
+//! polling. The cluster helpers here are shared with `faults`.
 
 use std::time::{Duration, Instant};
 
 use super::{bulk_text, info_field, start_node_with_timeout};
-use slotkv_testkit::{wait_until, Reply, ServerProcess, TestClient};
+use slotkv_testkit::{wait_until, Reply, ServerProcess, Signal, TestClient};
 
-const NODE_TIMEOUT_MS: u64 = 2000;
+pub(super) const NODE_TIMEOUT_MS: u64 = 2000;
 
 /// One line of CLUSTER NODES.
 #[derive(Debug, Clone)]
-struct NodeLine {
-    id: String,
-    port: u16,
-    flags: Vec<String>,
-    master: String,
-    slots: Vec<String>,
+pub(super) struct NodeLine {
+    pub id: String,
+    pub port: u16,
+    pub flags: Vec<String>,
+    pub master: String,
+    pub slots: Vec<String>,
 }
 
 impl NodeLine {
-    fn has(&self, flag: &str) -> bool {
+    pub fn has(&self, flag: &str) -> bool {
         self.flags.iter().any(|f| f == flag)
     }
 }
 
-fn cluster_nodes(c: &mut TestClient) -> Vec<NodeLine> {
+pub(super) fn cluster_nodes(c: &mut TestClient) -> Vec<NodeLine> {
     let text = match c.try_cmd(&["CLUSTER", "NODES"]) {
         Ok(r) => bulk_text(r),
         Err(_) => return Vec::new(),
@@ -52,7 +53,7 @@ fn cluster_nodes(c: &mut TestClient) -> Vec<NodeLine> {
 
 /// Six nodes with a short node timeout, joined by `redis-cli --cluster create` with one
 /// replica per master; returns once every node reports cluster_state:ok.
-fn six_node_cluster(base: &std::path::Path) -> Vec<ServerProcess> {
+pub(super) fn six_node_cluster(base: &std::path::Path) -> Vec<ServerProcess> {
     let nodes: Vec<ServerProcess> = (0..6)
         .map(|_| start_node_with_timeout(base, NODE_TIMEOUT_MS))
         .collect();
@@ -84,7 +85,7 @@ fn six_node_cluster(base: &std::path::Path) -> Vec<ServerProcess> {
 }
 
 /// Index of the master serving `key` and of its replica.
-fn master_and_replica_of(nodes: &[ServerProcess], key: &str) -> (usize, usize) {
+pub(super) fn master_and_replica_of(nodes: &[ServerProcess], key: &str) -> (usize, usize) {
     let mut c = nodes[0].client();
     let lines = cluster_nodes(&mut c);
     let master_port = nodes
@@ -110,19 +111,12 @@ fn master_and_replica_of(nodes: &[ServerProcess], key: &str) -> (usize, usize) {
     (idx(master_port), idx(replica_port))
 }
 
-fn myid(n: &ServerProcess) -> String {
+pub(super) fn myid(n: &ServerProcess) -> String {
     bulk_text(n.client().cmd(&["CLUSTER", "MYID"]))
 }
 
-#[test]
-fn killed_master_is_replaced_by_its_replica_and_rejoins_as_replica() {
-    let base = tempfile::tempdir().expect("tempdir");
-    let mut nodes = six_node_cluster(base.path());
-    let (m, r) = master_and_replica_of(&nodes, "foo");
-    let (old_id, new_id) = (myid(&nodes[m]), myid(&nodes[r]));
-    let mut mc = nodes[m].client();
-    // The replica's link to its master is up before the data that must survive is written.
-    let mut rc = nodes[r].client();
+/// Waits until the replica's link to its master is up (ROLE says "connected").
+pub(super) fn wait_replica_synced(rc: &mut TestClient) {
     assert!(
         wait_until(Duration::from_secs(20), || {
             matches!(rc.cmd(&["ROLE"]), Reply::Array(v) if v.get(3) == Some(&Reply::Bulk(b"connected".to_vec())))
@@ -130,35 +124,127 @@ fn killed_master_is_replaced_by_its_replica_and_rejoins_as_replica() {
         "the replica never synced: {:?}",
         rc.cmd(&["ROLE"])
     );
+}
+
+#[test]
+fn killed_master_is_replaced_by_its_replica_and_rejoins_as_replica() {
+    stopped_master_is_replaced_by_its_replica_and_rejoins_as_replica(Signal::Kill);
+}
+
+#[test]
+fn terminated_master_is_replaced_by_its_replica_and_rejoins_as_replica() {
+    stopped_master_is_replaced_by_its_replica_and_rejoins_as_replica(Signal::Term);
+}
+
+/// Steps 4-5 of the tutorial: the master of "foo" goes away by `signal` (SIGKILL: a crash;
+/// SIGTERM: a clean shutdown, which in cluster mode triggers no failover by itself), its
+/// replica is elected, the data acknowledged by WAIT survives, and the old master restarted
+/// from its folder follows the new one.
+fn stopped_master_is_replaced_by_its_replica_and_rejoins_as_replica(signal: Signal) {
+    let base = tempfile::tempdir().expect("tempdir");
+    let mut nodes = six_node_cluster(base.path());
+    let FooShard {
+        m,
+        r,
+        old_id,
+        new_id,
+        slots_of_old,
+    } = foo_shard_with_acknowledged_write(&nodes);
+    let mut rc = nodes[r].client();
+
+    nodes[m].kill(signal).expect("signal the master");
+    let killed = Instant::now();
+    if signal == Signal::Term {
+        let status = nodes[m].wait_exit(Duration::from_secs(15));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "the master did not exit cleanly on SIGTERM: {status:?}\n{}",
+            nodes[m].log_text()
+        );
+    }
+    wait_write_accepted(&mut rc, "{foo}after");
+    let failover = killed.elapsed();
+    eprintln!("failover: {signal:?} -> first successful write on the promoted replica took {failover:?}");
+    assert_failover_seen(&nodes, m, &old_id, &new_id, &slots_of_old);
+    assert_eq!(rc.cmd(&["GET", "foo"]), Reply::Bulk(b"before".to_vec()));
+
+    // Step 5: the old master restarts from its folder and follows the new master.
+    nodes[m].restart();
+    assert_rejoined_as_replica(&nodes, &old_id, &new_id);
+    let mut oc = nodes[m].client();
+    assert_eq!(rc.cmd(&["SET", "{foo}again", "2"]), Reply::Status("OK".into()));
+    assert_follows_new_master(
+        &mut oc,
+        &[("{foo}again", "2"), ("{foo}after", "1"), ("foo", "before")],
+    );
+}
+
+/// The master serving "foo" and its replica, once "foo" = "before" was written on the
+/// master and acknowledged by the replica.
+pub(super) struct FooShard {
+    pub m: usize,
+    pub r: usize,
+    pub old_id: String,
+    pub new_id: String,
+    /// The master's slot ranges as CLUSTER NODES shows them.
+    pub slots_of_old: Vec<String>,
+}
+
+pub(super) fn foo_shard_with_acknowledged_write(nodes: &[ServerProcess]) -> FooShard {
+    let (m, r) = master_and_replica_of(nodes, "foo");
+    let (old_id, new_id) = (myid(&nodes[m]), myid(&nodes[r]));
+    // The replica's link to its master is up before the data that must survive is written.
+    wait_replica_synced(&mut nodes[r].client());
+    let mut mc = nodes[m].client();
     assert_eq!(mc.cmd(&["SET", "foo", "before"]), Reply::Status("OK".into()));
+    // As in the tutorial: WAIT 1 0 blocks until the replica has the write (bounded by the
+    // test client's read timeout).
     assert_eq!(
-        mc.cmd(&["WAIT", "1", "5000"]),
+        mc.cmd(&["WAIT", "1", "0"]),
         Reply::Int(1),
         "the write reached the replica"
     );
-    let slots_of_old: Vec<String> = cluster_nodes(&mut mc)
-        .into_iter()
-        .find(|l| l.id == old_id)
-        .expect("old master line")
-        .slots;
-    drop(mc);
+    let slots_of_old = slots_of(&cluster_nodes(&mut mc), &old_id);
+    FooShard {
+        m,
+        r,
+        old_id,
+        new_id,
+        slots_of_old,
+    }
+}
 
-    nodes[m].kill(slotkv_testkit::Signal::Kill).expect("SIGKILL");
-    let killed = Instant::now();
+/// The slot ranges of node `id` in CLUSTER NODES lines.
+pub(super) fn slots_of(lines: &[NodeLine], id: &str) -> Vec<String> {
+    lines
+        .iter()
+        .find(|l| l.id == id)
+        .map(|l| l.slots.clone())
+        .unwrap_or_else(|| panic!("no line for node {id}"))
+}
+
+/// Waits until the promoted replica behind `rc` takes a write of `key` (a key of the slots
+/// of the master it replaced).
+pub(super) fn wait_write_accepted(rc: &mut TestClient, key: &str) {
     assert!(
         wait_until(Duration::from_secs(30), || {
-            matches!(rc.try_cmd(&["SET", "{foo}after", "1"]), Ok(Reply::Status(s)) if s == "OK")
+            matches!(rc.try_cmd(&["SET", key, "1"]), Ok(Reply::Status(s)) if s == "OK")
         }),
         "the replica never accepted a write:\n{}",
         bulk_text(rc.cmd(&["CLUSTER", "NODES"]))
     );
-    let failover = killed.elapsed();
-    eprintln!("failover: kill -> first successful write on the promoted replica took {failover:?}");
+}
 
-    for (i, n) in nodes.iter().enumerate() {
-        if i == m {
-            continue;
-        }
+/// Every node but `skip` (the old master) shows the old master failed and without slots,
+/// the new one serving `slots_of_old`, and cluster_state:ok.
+pub(super) fn assert_failover_seen(
+    nodes: &[ServerProcess],
+    skip: usize,
+    old_id: &str,
+    new_id: &str,
+    slots_of_old: &[String],
+) {
+    for (i, n) in nodes.iter().enumerate().filter(|(i, _)| *i != skip) {
         let mut c = n.client();
         assert!(
             wait_until(Duration::from_secs(20), || {
@@ -173,40 +259,54 @@ fn killed_master_is_replaced_by_its_replica_and_rejoins_as_replica() {
                     && new_ok
                     && info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
             }),
-            "node {} does not show the failover:\n{}",
+            "node {i} (port {}) does not show the failover:\n{}",
             n.port(),
             bulk_text(c.cmd(&["CLUSTER", "NODES"]))
         );
     }
-    assert_eq!(rc.cmd(&["GET", "foo"]), Reply::Bulk(b"before".to_vec()));
+}
 
-    // Step 5: the old master restarts from its folder and follows the new master.
-    nodes[m].restart();
-    for n in nodes.iter() {
+/// Every node shows the old master as a replica of the new one, with no failure flag, and
+/// reports cluster_state:ok.
+pub(super) fn assert_rejoined_as_replica(nodes: &[ServerProcess], old_id: &str, new_id: &str) {
+    for n in nodes {
         let mut c = n.client();
         assert!(
-            wait_until(Duration::from_secs(20), || {
-                cluster_nodes(&mut c)
-                    .iter()
-                    .any(|l| l.id == old_id && l.has("slave") && !l.has("fail") && l.master == new_id)
+            wait_until(Duration::from_secs(30), || {
+                cluster_nodes(&mut c).iter().any(|l| {
+                    l.id == old_id
+                        && l.has("slave")
+                        && !l.has("fail")
+                        && !l.has("fail?")
+                        && l.master == new_id
+                }) && info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
             }),
-            "node {} does not show the old master as a replica of the new one:\n{}",
+            "node {} does not show the old master as a replica of the new one:\n{}\n{}",
             n.port(),
-            bulk_text(c.cmd(&["CLUSTER", "NODES"]))
+            bulk_text(c.cmd(&["CLUSTER", "NODES"])),
+            bulk_text(c.cmd(&["CLUSTER", "INFO"]))
         );
     }
-    let mut oc = nodes[m].client();
-    match oc.cmd(&["SET", "{foo}again", "1"]) {
-        Reply::Error(e) => assert!(e.starts_with("MOVED "), "{e}"),
+}
+
+/// The old master (behind `oc`) redirects writes to the new one and, as its replica, holds
+/// each `(key, value)` of `expected` once resynchronised.
+pub(super) fn assert_follows_new_master(oc: &mut TestClient, expected: &[(&str, &str)]) {
+    match oc.cmd(&["SET", expected[0].0, "x"]) {
+        Reply::Error(e) => assert!(
+            e.starts_with("MOVED "),
+            "{e}:\n{}\n{}",
+            bulk_text(oc.cmd(&["CLUSTER", "INFO"])),
+            bulk_text(oc.cmd(&["CLUSTER", "NODES"]))
+        ),
         other => panic!("the old master still accepts writes: {other:?}"),
     }
-    assert_eq!(rc.cmd(&["SET", "{foo}again", "2"]), Reply::Status("OK".into()));
-    // It resynchronises from the new master: what was written there is readable on it.
     assert!(
         wait_until(Duration::from_secs(20), || {
             oc.cmd(&["READONLY"]);
-            oc.try_cmd(&["GET", "{foo}again"]).ok() == Some(Reply::Bulk(b"2".to_vec()))
-                && oc.try_cmd(&["GET", "{foo}after"]).ok() == Some(Reply::Bulk(b"1".to_vec()))
+            expected
+                .iter()
+                .all(|(k, v)| oc.try_cmd(&["GET", k]).ok() == Some(Reply::Bulk(v.as_bytes().to_vec())))
         }),
         "the old master did not resync from the new one:\n{}",
         bulk_text(oc.cmd(&["INFO", "replication"]))

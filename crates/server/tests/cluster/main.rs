@@ -3,6 +3,8 @@
 //! (steps 1–3): every node reports `cluster_state:ok` and agrees on the topology, MOVED
 //! redirects, READONLY on replicas, and `redis-cli -c` following redirects.
 
+mod client;
+mod faults;
 mod migrate;
 
 use std::path::PathBuf;
@@ -39,11 +41,12 @@ fn start_node_of(binary: ServerBinary, dir: &std::path::Path, node_timeout_ms: u
     let port = free_cluster_port();
     let node_dir = dir.join(port.to_string());
     std::fs::create_dir_all(&node_dir).expect("node dir");
-    // One config file per node, as in the tutorial.
+    // One config file per node, as in the tutorial; DEBUG is enabled for the fault hooks
+    // (`faults`).
     let conf = node_dir.join(format!("redis-{port}.conf"));
     std::fs::write(
         &conf,
-        format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout {node_timeout_ms}\nappendonly no\nsave \"\"\n"),
+        format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout {node_timeout_ms}\nappendonly no\nsave \"\"\nenable-debug-command yes\n"),
     )
     .expect("config");
     ServerProcess::builder(binary)

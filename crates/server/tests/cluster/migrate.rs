@@ -14,6 +14,7 @@ use std::time::Duration;
 use slotkv_keyslot::key_slot;
 use slotkv_testkit::{run_with_timeout, wait_until, Reply, ServerBinary, ServerProcess, TestClient};
 
+use super::client::ClusterClient;
 use super::{bulk_text, info_field, start_node};
 
 const CLI_TIMEOUT: Duration = Duration::from_secs(120);
@@ -245,75 +246,6 @@ fn manual_slot_migration_ask_tryagain_asking() {
         Reply::Error(format!("MOVED {slot} {dst_addr}"))
     );
     assert_check_clean(nodes[0].port());
-}
-
-/// A client that follows MOVED / ASK / TRYAGAIN like a cluster client, and records every
-/// other error.
-struct ClusterClient {
-    conns: HashMap<String, TestClient>,
-    slots: HashMap<u16, String>,
-    default: String,
-    redirects: usize,
-    unexpected: Vec<String>,
-}
-
-impl ClusterClient {
-    fn new(addr: String) -> Self {
-        ClusterClient {
-            conns: HashMap::new(),
-            slots: HashMap::new(),
-            default: addr,
-            redirects: 0,
-            unexpected: Vec::new(),
-        }
-    }
-
-    fn conn(&mut self, addr: &str) -> &mut TestClient {
-        self.conns.entry(addr.to_string()).or_insert_with(|| {
-            let a: std::net::SocketAddr = addr.parse().expect("addr");
-            TestClient::connect(a.port())
-        })
-    }
-
-    fn cmd(&mut self, args: &[&str]) -> Reply {
-        let slot = key_slot(args[1].as_bytes()).get();
-        let mut addr = self
-            .slots
-            .get(&slot)
-            .cloned()
-            .unwrap_or_else(|| self.default.clone());
-        let mut asking = false;
-        for _ in 0..200 {
-            let c = self.conn(&addr);
-            if asking {
-                c.cmd_ok(&["ASKING"]);
-            }
-            let r = c.cmd(args);
-            let Reply::Error(e) = &r else { return r };
-            self.redirects += 1;
-            let parts: Vec<&str> = e.split(' ').collect();
-            match parts[0] {
-                "MOVED" => {
-                    addr = parts[2].to_string();
-                    self.slots.insert(slot, addr.clone());
-                    asking = false;
-                }
-                "ASK" => {
-                    addr = parts[2].to_string();
-                    asking = true;
-                }
-                "TRYAGAIN" => {
-                    asking = false;
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                _ => {
-                    self.unexpected.push(e.clone());
-                    return r;
-                }
-            }
-        }
-        panic!("too many redirects for {args:?}");
-    }
 }
 
 #[test]
