@@ -70,6 +70,10 @@ pub struct Node {
     pub ping_sent: i64,
     pub pong_received: i64,
     pub data_received: i64,
+    /// Last message on our outbound link to this node (or when that link came up): a
+    /// link whose PING goes unanswered is reconnected even while the node talks to us on
+    /// its own link (a half-working connection must not hold the ping back forever).
+    pub outbound_data: i64,
     pub ctime: i64,
     pub fail_time: i64,
     pub slots: SlotSet,
@@ -100,6 +104,7 @@ impl Node {
             ping_sent: 0,
             pong_received: 0,
             data_received: 0,
+            outbound_data: 0,
             ctime: now,
             fail_time: 0,
             slots: SlotSet::new(),
@@ -479,6 +484,7 @@ impl ClusterState {
             return Vec::new();
         };
         n.link_up = true;
+        n.outbound_data = now;
         let meet = n.is(flags::MEET);
         if n.ping_sent == 0 {
             n.ping_sent = now;
@@ -518,6 +524,9 @@ impl ClusterState {
                 fx.push(Effect::SaveConfig);
             }
             n.data_received = now;
+            if link.outbound == Some(h.sender) {
+                n.outbound_data = now;
+            }
             n.repl_offset = h.offset;
             self.note_master_paused(h, now);
         }
@@ -1028,7 +1037,7 @@ impl ClusterState {
             if n.is(flags::HANDSHAKE | flags::NOADDR) {
                 continue;
             }
-            let (link_up, ping_sent, pong, data) = (n.link_up, n.ping_sent, n.pong_received, n.data_received);
+            let (link_up, ping_sent, pong, data) = (n.link_up, n.ping_sent, n.pong_received, n.outbound_data);
             if link_up && ping_sent != 0 && now - ping_sent > timeout / 2 && now - data > timeout / 2 {
                 // The link looks stuck: reconnect it (the pending ping keeps counting).
                 fx.push(Effect::DropLink { node: id });
