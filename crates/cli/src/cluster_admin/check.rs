@@ -272,9 +272,11 @@ fn set_slot_owner(ctx: &Ctx, c: &mut Cluster, owner: usize, slot: u16) -> bool {
 }
 
 /// Gives `slot` to the owner holding the most keys in it and moves the other owners' keys
-/// there. Unlike redis-cli 7.0, whose MIGRATE from a node that no longer owns the slot is
-/// answered with -MOVED, each such node first opens the slot as importing from the owner
-/// (so MIGRATE is served locally, as redis-cli's coverage fix does) and closes it after.
+/// there, in redis-cli's words. Two departures from redis-cli 7.0, which can lose keys or
+/// fail here: every other master gives the slot up (DELSLOTS) and, if it holds keys, opens
+/// it as importing from the owner *before* the owner claims it, so the claim arriving by
+/// gossip cannot make it drop its keys and its MIGRATE is served locally instead of being
+/// answered with -MOVED; the slot is closed (STABLE) once its keys have moved.
 fn fix_multiple_owners(ctx: &Ctx, c: &mut Cluster, slot: u16, owners: &[usize]) -> bool {
     ctx.info(&format!(">>> Fixing multiple owners for slot {slot}..."));
     let mut owner: Option<(usize, i64)> = None;
@@ -286,7 +288,7 @@ fn fix_multiple_owners(ctx: &Ctx, c: &mut Cluster, slot: u16, owners: &[usize]) 
             owner = None;
             break;
         };
-        if owner.map_or(true, |(_, most)| n > most) {
+        if owner.is_none_or(|(_, most)| n > most) {
             owner = Some((i, n));
         }
     }
@@ -295,21 +297,13 @@ fn fix_multiple_owners(ctx: &Ctx, c: &mut Cluster, slot: u16, owners: &[usize]) 
         ">>> Setting slot {slot} owner: {}",
         c.nodes[owner].addr()
     ));
-    if !set_slot_owner(ctx, c, owner, slot) {
-        return false;
-    }
     let s = slot.to_string();
     let owner_name = c.nodes[owner].name.clone();
-    let opts = super::reshard::MoveOpts {
-        timeout: ctx.cmd.timeout.unwrap_or(60000),
-        pipeline: ctx.cmd.pipeline.unwrap_or(10).max(1),
-        replace: ctx.cmd.replace,
-        fix: true,
-    };
-    for i in 0..c.nodes.len() {
-        if i == owner || !c.nodes[i].is_master() {
-            continue;
-        }
+    let others: Vec<usize> = (0..c.nodes.len())
+        .filter(|&i| i != owner && c.nodes[i].is_master())
+        .collect();
+    let mut counts = Vec::new();
+    for &i in &others {
         let Some(count) = count_keys(c, i, slot) else {
             return false;
         };
@@ -319,6 +313,24 @@ fn fix_multiple_owners(ctx: &Ctx, c: &mut Cluster, slot: u16, owners: &[usize]) 
                 ctx.err(&format!("Node {addr} replied with error:\n{e}"));
             }
         }
+        if count > 0 {
+            let _ = c.nodes[i]
+                .link()
+                .ok(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &owner_name]);
+        }
+        counts.push(count);
+    }
+    if !set_slot_owner(ctx, c, owner, slot) {
+        return false;
+    }
+    let opts = super::reshard::MoveOpts {
+        timeout: ctx.cmd.timeout.unwrap_or(60000),
+        pipeline: ctx.cmd.pipeline.unwrap_or(10).max(1),
+        replace: ctx.cmd.replace,
+        fix: true,
+    };
+    for (&i, count) in others.iter().zip(counts) {
+        let addr = c.nodes[i].addr();
         if let Err(e) = c.nodes[i]
             .link()
             .ok(&["CLUSTER", "SETSLOT", &s, "NODE", &owner_name])
@@ -327,17 +339,14 @@ fn fix_multiple_owners(ctx: &Ctx, c: &mut Cluster, slot: u16, owners: &[usize]) 
             return false;
         }
         if count > 0 {
-            let _ = c.nodes[i]
-                .link()
-                .ok(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &owner_name]);
             out!("Moving slot {slot} from {addr} to {}: ", c.nodes[owner].addr());
             let moved = super::reshard::migrate_keys(c, i, owner, slot, &opts, true);
             outln!();
-            let _ = c.nodes[i].link().ok(&["CLUSTER", "SETSLOT", &s, "STABLE"]);
             if let Err(e) = moved {
                 ctx.err(&format!("Node {addr} replied with error:\n{e}"));
                 return false;
             }
+            let _ = c.nodes[i].link().ok(&["CLUSTER", "SETSLOT", &s, "STABLE"]);
         }
     }
     for (i, n) in c.nodes.iter_mut().enumerate() {

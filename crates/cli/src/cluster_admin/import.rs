@@ -259,7 +259,7 @@ impl EchoOff {
 impl Drop for EchoOff {
     fn drop(&mut self) {
         use nix::sys::termios::{tcsetattr, SetArg};
-        let _ = tcsetattr(&std::io::stdin(), SetArg::TCSANOW, &self.0);
+        let _ = tcsetattr(std::io::stdin(), SetArg::TCSANOW, &self.0);
     }
 }
 
