@@ -9,6 +9,7 @@
 pub mod cluster_admin;
 pub mod format;
 pub mod opts;
+pub mod rdb;
 mod repl;
 mod uri;
 
@@ -47,6 +48,9 @@ pub fn run(opts: Opts) -> i32 {
             return 1;
         }
     };
+    if let Some(filename) = &opts.rdb {
+        return session.get_rdb(filename);
+    }
     if opts.command.is_empty() {
         return repl::run(&mut session);
     }
@@ -196,6 +200,36 @@ impl Session {
             last_was_error: false,
             last_was_nil: false,
         })
+    }
+
+    /// `--rdb <filename>`: fetches a snapshot with SYNC (see [`rdb`]); the exit code.
+    fn get_rdb(&self, filename: &str) -> i32 {
+        let auth = cluster_admin::Auth {
+            user: self.user.clone(),
+            password: self.password.clone(),
+        };
+        let link = match cluster_admin::node::Link::connect_checked(&self.host, self.port, &auth) {
+            Ok(l) => l,
+            Err(cluster_admin::node::ConnectError::Io(e)) => {
+                eprintln!("Could not connect to Redis at {}:{}: {e}", self.host, self.port);
+                return 1;
+            }
+            Err(cluster_admin::node::ConnectError::Auth(e)) => {
+                eprintln!("AUTH failed: {e}");
+                return 1;
+            }
+        };
+        let fetch = rdb::Fetch {
+            filename,
+            standalone: true,
+        };
+        match rdb::fetch(link, &fetch) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("{e}");
+                1
+            }
+        }
     }
 
     /// The interactive prompt, e.g. `127.0.0.1:6379[2](TX)> `.

@@ -97,6 +97,11 @@ pub struct Opts {
     #[arg(long = "csv")]
     pub csv: bool,
 
+    /// Transfer an RDB dump from the server to a local file (`-` for stdout), using the
+    /// replication protocol (SYNC).
+    #[arg(long = "rdb", value_name = "filename")]
+    pub rdb: Option<String>,
+
     /// Output this help and exit.
     #[arg(long = "help", action = ArgAction::Help)]
     pub help: Option<bool>,

@@ -33,7 +33,7 @@ pub fn fix_cmd(ctx: &Ctx) -> bool {
         return false;
     };
     show_info(ctx, &mut c);
-    check_cluster_fix(ctx, &mut c, false, true)
+    check_cluster_fix(ctx, &mut c, false, true).ok
 }
 
 /// The per-master summary that opens `info` and `check`.
@@ -62,12 +62,27 @@ pub fn show_info(ctx: &Ctx, c: &mut Cluster) {
 }
 
 /// The cluster check; true when the cluster is consistent, has no open slot and covers
-/// every slot.
+/// every slot (and, with `--cluster-search-multiple-owners`, no slot has two owners).
 pub fn check_cluster(ctx: &Ctx, c: &mut Cluster, quiet: bool) -> bool {
+    check_cluster_fix(ctx, c, quiet, false).ok
+}
+
+/// What a check found.
+pub struct CheckReport {
+    /// redis-cli's result: no problem left.
+    pub ok: bool,
+    /// How many problems went to redis-cli's error list (disagreement, each node's open
+    /// slots, coverage): `backup` records it in nodes.json.
+    pub errors: usize,
+}
+
+/// [`check_cluster`] with the count of problems found.
+pub fn check_cluster_report(ctx: &Ctx, c: &mut Cluster, quiet: bool) -> CheckReport {
     check_cluster_fix(ctx, c, quiet, false)
 }
 
-fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> bool {
+fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> CheckReport {
+    let mut errors = 0;
     let entry = c.nodes[0].addr();
     ctx.info(&format!(">>> Performing Cluster Check (using node {entry})"));
     if !quiet {
@@ -80,6 +95,7 @@ fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> bool
         ctx.ok("[OK] All nodes agree about slots configuration.");
     } else {
         ctx.err("[ERR] Nodes don't agree about configuration!");
+        errors += 1;
         ok = false;
     }
     ctx.info(">>> Check for open slots...");
@@ -92,6 +108,7 @@ fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> bool
                 n.addr(),
                 list.join(",")
             ));
+            errors += 1;
             open.extend(n.migrating.keys().copied());
         }
         if !n.importing.is_empty() {
@@ -101,6 +118,7 @@ fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> bool
                 n.addr(),
                 list.join(",")
             ));
+            errors += 1;
             open.extend(n.importing.keys().copied());
         }
     }
@@ -115,7 +133,7 @@ fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> bool
         if fix {
             for slot in &open {
                 if !fix_open_slot(ctx, c, *slot) {
-                    return false;
+                    return CheckReport { ok: false, errors };
                 }
             }
         }
@@ -132,12 +150,217 @@ fn check_cluster_fix(ctx: &Ctx, c: &mut Cluster, quiet: bool, fix: bool) -> bool
         ctx.ok(&format!("[OK] All {SLOTS} slots covered."));
     } else {
         ctx.err(&format!("[ERR] Not all {SLOTS} slots are covered by nodes.\n"));
+        errors += 1;
         ok &= fix;
         if fix {
             fix_uncovered(ctx, c, &covered);
         }
     }
+    if ctx.cmd.search_multiple_owners {
+        ok = check_multiple_owners(ctx, c, fix, ok);
+    }
+    CheckReport { ok, errors }
+}
+
+/// `--cluster-search-multiple-owners`: slots that several masters own, or hold keys in
+/// without owning them. With `fix`, each is given to one owner. Returns the new result.
+fn check_multiple_owners(ctx: &Ctx, c: &mut Cluster, fix: bool, mut ok: bool) -> bool {
+    ctx.info(">>> Check for multiple slot owners...");
+    let mut left = 0;
+    for (slot, owners) in slot_owners(c) {
+        if owners.len() < 2 {
+            continue;
+        }
+        ok = false;
+        ctx.err(&format!("[WARNING] Slot {slot} has {} owners:", owners.len()));
+        for &i in &owners {
+            ctx.err(&format!("    {}", c.nodes[i].addr()));
+        }
+        left += 1;
+        if fix {
+            ok = fix_multiple_owners(ctx, c, slot, &owners);
+            if !ok {
+                ctx.err(&format!("Failed to fix multiple owners for slot {slot}"));
+                break;
+            }
+            left -= 1;
+        }
+    }
+    if left == 0 {
+        ctx.ok("[OK] No multiple owners found.");
+    }
     ok
+}
+
+/// For every slot, the masters (in cluster order) that own it or hold keys in it. The key
+/// counts are pipelined, one batch of CLUSTER COUNTKEYSINSLOT per master.
+fn slot_owners(c: &mut Cluster) -> Vec<(u16, Vec<usize>)> {
+    let mut owners: Vec<Vec<usize>> = vec![Vec::new(); SLOTS];
+    for i in 0..c.nodes.len() {
+        if !c.nodes[i].is_master() {
+            continue;
+        }
+        let unowned: Vec<usize> = (0..SLOTS).filter(|&s| !c.nodes[i].slots[s]).collect();
+        let cmds: Vec<Vec<String>> = unowned
+            .iter()
+            .map(|s| vec!["CLUSTER".into(), "COUNTKEYSINSLOT".into(), s.to_string()])
+            .collect();
+        let counts = c.nodes[i].link().pipeline(&cmds).unwrap_or_default();
+        let mut with_keys = vec![false; SLOTS];
+        for (s, reply) in unowned.iter().zip(&counts) {
+            with_keys[*s] = matches!(reply, slotkv_protocol::Frame::Integer(n) if *n > 0);
+        }
+        for (s, list) in owners.iter_mut().enumerate() {
+            if c.nodes[i].slots[s] || with_keys[s] {
+                list.push(i);
+            }
+        }
+    }
+    owners
+        .into_iter()
+        .enumerate()
+        .map(|(s, o)| (s as u16, o))
+        .collect()
+}
+
+fn count_keys(c: &mut Cluster, i: usize, slot: u16) -> Option<i64> {
+    match c.nodes[i]
+        .link()
+        .ok(&["CLUSTER", "COUNTKEYSINSLOT", &slot.to_string()])
+    {
+        Ok(slotkv_protocol::Frame::Integer(n)) => Some(n),
+        _ => None,
+    }
+}
+
+/// Makes `owner` the only owner of `slot` in one transaction (DELSLOTS, ADDSLOTS,
+/// BUMPEPOCH, as redis-cli): only an ADDSLOTS failure counts.
+fn set_slot_owner(ctx: &Ctx, c: &mut Cluster, owner: usize, slot: u16) -> bool {
+    let s = slot.to_string();
+    let link = c.nodes[owner].link();
+    let queued = [
+        vec!["MULTI"],
+        vec!["CLUSTER", "DELSLOTS", &s],
+        vec!["CLUSTER", "ADDSLOTS", &s],
+        vec!["CLUSTER", "BUMPEPOCH"],
+        vec!["EXEC"],
+    ];
+    let replies = match link.pipeline(&queued) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.err(&format!(
+                "Node {} replied with error:\n{}",
+                c.nodes[owner].addr(),
+                super::node::io_text(&e)
+            ));
+            return false;
+        }
+    };
+    let addslots = match replies.last() {
+        Some(slotkv_protocol::Frame::Array(items)) => items.get(1).cloned(),
+        Some(other) => Some(other.clone()),
+        None => None,
+    };
+    if let Some(slotkv_protocol::Frame::Error(e)) = addslots {
+        ctx.err(&format!(
+            "Node {} replied with error:\n{e}",
+            c.nodes[owner].addr()
+        ));
+        return false;
+    }
+    true
+}
+
+/// Gives `slot` to the owner holding the most keys in it and moves the other owners' keys
+/// there, in redis-cli's words. Two departures from redis-cli 7.0, which can lose keys or
+/// fail here: every other master gives the slot up (DELSLOTS) and, if it holds keys, opens
+/// it as importing from the owner *before* the owner claims it, so the claim arriving by
+/// gossip cannot make it drop its keys and its MIGRATE is served locally instead of being
+/// answered with -MOVED; the slot is closed (STABLE) once its keys have moved.
+fn fix_multiple_owners(ctx: &Ctx, c: &mut Cluster, slot: u16, owners: &[usize]) -> bool {
+    ctx.info(&format!(">>> Fixing multiple owners for slot {slot}..."));
+    let mut owner: Option<(usize, i64)> = None;
+    for &i in owners {
+        if !c.nodes[i].is_master() {
+            continue;
+        }
+        let Some(n) = count_keys(c, i, slot) else {
+            owner = None;
+            break;
+        };
+        if owner.is_none_or(|(_, most)| n > most) {
+            owner = Some((i, n));
+        }
+    }
+    let owner = owner.map_or(owners[0], |(i, _)| i);
+    ctx.info(&format!(
+        ">>> Setting slot {slot} owner: {}",
+        c.nodes[owner].addr()
+    ));
+    let s = slot.to_string();
+    let owner_name = c.nodes[owner].name.clone();
+    let others: Vec<usize> = (0..c.nodes.len())
+        .filter(|&i| i != owner && c.nodes[i].is_master())
+        .collect();
+    let mut counts = Vec::new();
+    for &i in &others {
+        let Some(count) = count_keys(c, i, slot) else {
+            return false;
+        };
+        let addr = c.nodes[i].addr();
+        if let Err(e) = c.nodes[i].link().ok(&["CLUSTER", "DELSLOTS", &s]) {
+            if !e.contains("unassigned") {
+                ctx.err(&format!("Node {addr} replied with error:\n{e}"));
+            }
+        }
+        if count > 0 {
+            let _ = c.nodes[i]
+                .link()
+                .ok(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &owner_name]);
+        }
+        counts.push(count);
+    }
+    if !set_slot_owner(ctx, c, owner, slot) {
+        return false;
+    }
+    let opts = super::reshard::MoveOpts {
+        timeout: ctx.cmd.timeout.unwrap_or(60000),
+        pipeline: ctx.cmd.pipeline.unwrap_or(10).max(1),
+        replace: ctx.cmd.replace,
+        fix: true,
+    };
+    for (&i, count) in others.iter().zip(counts) {
+        let addr = c.nodes[i].addr();
+        if let Err(e) = c.nodes[i]
+            .link()
+            .ok(&["CLUSTER", "SETSLOT", &s, "NODE", &owner_name])
+        {
+            ctx.err(&format!("Node {addr} replied with error:\n{e}"));
+            return false;
+        }
+        if count > 0 {
+            out!("Moving slot {slot} from {addr} to {}: ", c.nodes[owner].addr());
+            let moved = super::reshard::migrate_keys(c, i, owner, slot, &opts, true);
+            outln!();
+            if let Err(e) = moved {
+                ctx.err(&format!("Node {addr} replied with error:\n{e}"));
+                return false;
+            }
+            let _ = c.nodes[i].link().ok(&["CLUSTER", "SETSLOT", &s, "STABLE"]);
+        }
+    }
+    for (i, n) in c.nodes.iter_mut().enumerate() {
+        let own = i == owner;
+        if n.slots[slot as usize] != own && n.is_master() {
+            n.slots[slot as usize] = own;
+            if own {
+                n.slots_count += 1;
+            } else {
+                n.slots_count -= 1;
+            }
+        }
+    }
+    true
 }
 
 /// Fixes an open slot, in redis-cli's four cases: an interrupted migration is finished

@@ -1,6 +1,7 @@
 //! `slotkv-cli --cluster <subcommand>`: redis-cli's cluster manager (create, check, info,
-//! fix, reshard, rebalance, add-node, del-node, call, set-timeout), plus `up`/`down`, which
-//! start and stop a local cluster of slotkv-server processes.
+//! fix, reshard, rebalance, add-node, del-node, call, set-timeout, import, backup), plus
+//! slotkv's own `up`/`down`, which start and stop a local cluster of slotkv-server
+//! processes, and `watch`, a live view of the cluster.
 //!
 //! Argument handling follows redis-cli: `--cluster <cmd>` is followed by the subcommand's
 //! positional arguments (up to the next `-` argument); the `--cluster-*` options may appear
@@ -26,12 +27,15 @@ macro_rules! outln {
     };
 }
 
+mod backup;
 mod check;
 mod create;
+mod import;
 mod local;
 pub mod node;
 mod ops;
 mod reshard;
+mod watch;
 
 use std::ffi::OsString;
 
@@ -45,6 +49,9 @@ pub fn write_out(args: std::fmt::Arguments<'_>) {
         std::process::exit(1);
     }
 }
+
+/// redis-cli's message for a node address it cannot parse.
+pub const INVALID_HOST_ARG: &str = "[ERR] Invalid arguments: you need to pass either a valid address (ie. 120.0.0.1:7000) or space separated IP and port (ie. 120.0.0.1 7000)\n";
 
 /// Credentials used on every node connection (`-a`, `--user`, `REDISCLI_AUTH`).
 #[derive(Debug, Clone, Default)]
@@ -76,6 +83,15 @@ pub struct ClusterCommand {
     pub only_replicas: bool,
     pub fix_with_unreachable_masters: bool,
     pub search_multiple_owners: bool,
+    /// `import`: keep the keys on the source (MIGRATE ... COPY).
+    pub copy: bool,
+    /// `import`: credentials for the source server.
+    pub from_user: Option<String>,
+    pub from_pass: Option<String>,
+    pub from_askpass: bool,
+    /// `watch`: seconds between refreshes, and how many refreshes before exiting.
+    pub interval: Option<f64>,
+    pub iterations: Option<u64>,
     /// `up`: base port and directory.
     pub port: Option<u16>,
     pub dir: Option<String>,
@@ -93,6 +109,8 @@ const VALUE_OPTS: &[&str] = &[
     "--cluster-master-id",
     "--cluster-from-user",
     "--cluster-from-pass",
+    "--cluster-interval",
+    "--cluster-iterations",
 ];
 
 /// Takes `--cluster` and its options out of a command line; the rest goes to the ordinary
@@ -110,6 +128,7 @@ pub fn extract(args: Vec<OsString>) -> (Vec<OsString>, Option<Result<ClusterComm
         ..Default::default()
     };
     let up = matches!(cmd.name.as_str(), "up" | "down");
+    let watch = cmd.name == "watch";
     let mut rest: Vec<OsString> = args[..at].to_vec();
     let mut i = at + 2;
     while i < strs.len() && !strs[i].starts_with('-') {
@@ -120,7 +139,9 @@ pub fn extract(args: Vec<OsString>) -> (Vec<OsString>, Option<Result<ClusterComm
     while i < strs.len() {
         let a = strs[i].as_str();
         let value = strs.get(i + 1).cloned();
-        let takes = VALUE_OPTS.contains(&a) || (up && matches!(a, "--replicas" | "--port" | "--dir"));
+        let takes = VALUE_OPTS.contains(&a)
+            || (up && matches!(a, "--replicas" | "--port" | "--dir"))
+            || (watch && a == "--interval");
         if takes {
             let Some(v) = value else {
                 err = Some(format!("Unrecognized option or bad number of args for: '{a}'"));
@@ -135,6 +156,10 @@ pub fn extract(args: Vec<OsString>) -> (Vec<OsString>, Option<Result<ClusterComm
                 "--cluster-pipeline" => cmd.pipeline = Some(atoi(&v).max(0) as usize),
                 "--cluster-threshold" => cmd.threshold = v.parse().ok(),
                 "--cluster-master-id" => cmd.master_id = Some(v),
+                "--cluster-from-user" => cmd.from_user = Some(v),
+                "--cluster-from-pass" => cmd.from_pass = Some(v),
+                "--cluster-interval" | "--interval" => cmd.interval = v.parse().ok(),
+                "--cluster-iterations" => cmd.iterations = v.parse().ok(),
                 "--port" => cmd.port = v.parse().ok(),
                 "--dir" => cmd.dir = Some(v),
                 _ => {}
@@ -152,7 +177,8 @@ pub fn extract(args: Vec<OsString>) -> (Vec<OsString>, Option<Result<ClusterComm
             "--cluster-only-replicas" => cmd.only_replicas = true,
             "--cluster-fix-with-unreachable-masters" => cmd.fix_with_unreachable_masters = true,
             "--cluster-search-multiple-owners" => cmd.search_multiple_owners = true,
-            "--cluster-copy" | "--cluster-from-askpass" => {}
+            "--cluster-copy" => cmd.copy = true,
+            "--cluster-from-askpass" => cmd.from_askpass = true,
             "--cluster-weight" => {
                 i += 1;
                 while i < strs.len() && !strs[i].starts_with("--") {
@@ -378,6 +404,7 @@ fn apply_line(n: &mut Node, line: &NodeLine) {
     n.flags = line.flags.clone();
     n.replicate = line.master.clone();
     n.bus_port = line.bus_port;
+    n.config_epoch = line.config_epoch;
     n.set_slots(&line.slots);
 }
 
@@ -393,6 +420,9 @@ pub fn run(cmd: ClusterCommand, auth: Auth) -> i32 {
         "del-node" => (2, Some(2)),
         "call" => (2, None),
         "set-timeout" => (2, Some(2)),
+        "import" => (1, Some(1)),
+        "backup" => (2, Some(2)),
+        "watch" => (1, Some(2)),
         "up" => (0, Some(1)),
         "down" => (0, Some(0)),
         "help" => (0, None),
@@ -416,6 +446,9 @@ pub fn run(cmd: ClusterCommand, auth: Auth) -> i32 {
         "del-node" => ops::del_node(&ctx),
         "call" => ops::call(&ctx),
         "set-timeout" => ops::set_timeout(&ctx),
+        "import" => import::import(&ctx),
+        "backup" => backup::backup(&ctx),
+        "watch" => watch::watch(&ctx),
         "up" => local::up(&ctx),
         "down" => local::down(&ctx),
         _ => {
@@ -451,6 +484,22 @@ pub fn wait_for_join(ctx: &Ctx, cluster: &mut Cluster) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     outln!();
+}
+
+/// A progress bar with ETA on stderr, drawn only when stderr is a terminal (stdout stays
+/// byte-identical to redis-cli's). `unit` names what is counted ("slots", "keys").
+pub fn progress(len: u64, unit: &str) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::io::IsTerminal;
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+    if std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::stderr());
+        let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}, {{elapsed}} elapsed, ETA {{eta}}");
+        if let Ok(style) = ProgressStyle::with_template(&template) {
+            bar.set_style(style);
+        }
+    }
+    bar
 }
 
 /// Reconnects to one node by address (used after a plan changes roles).
@@ -491,6 +540,17 @@ const HELP: &str = "Cluster Manager Commands:
                  --cluster-only-masters
                  --cluster-only-replicas
   set-timeout    host:port milliseconds
+  import         host:port
+                 --cluster-from <arg>
+                 --cluster-from-user <arg>
+                 --cluster-from-pass <arg>
+                 --cluster-from-askpass
+                 --cluster-copy
+                 --cluster-replace
+  backup         host:port backup_directory
+  watch          host:port (slotkv: a live view of the nodes, refreshed every second)
+                 --interval <arg> (seconds between refreshes, default 1)
+                 --cluster-iterations <arg> (exit after this many refreshes)
   up             [masters, default 3] (slotkv: start a local cluster of slotkv-server)
                  --replicas <arg> (default 1)
                  --port <arg> (first port, default 7000)
@@ -499,7 +559,7 @@ const HELP: &str = "Cluster Manager Commands:
                  --dir <arg> (default ./slotkv-cluster)
   help           
 
-For check, fix, reshard, del-node, set-timeout, info, rebalance, call you can specify the host and port of any working node in the cluster.
+For check, fix, reshard, del-node, set-timeout, info, rebalance, call, import, backup you can specify the host and port of any working node in the cluster.
 
 Cluster Manager Options:
   --cluster-yes  Automatic yes to cluster commands prompts

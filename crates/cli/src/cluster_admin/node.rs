@@ -30,8 +30,25 @@ impl Link {
 
     /// Connects and authenticates.
     pub fn connect_checked(host: &str, port: u16, auth: &Auth) -> Result<Link, ConnectError> {
-        let stream = TcpStream::connect((host, port)).map_err(|e| ConnectError::Io(io_text(&e)))?;
+        Self::connect_within(host, port, auth, None)
+    }
+
+    /// Connects and authenticates; with a `timeout`, connecting and every later read and
+    /// write are bounded by it.
+    pub fn connect_within(
+        host: &str,
+        port: u16,
+        auth: &Auth,
+        timeout: Option<Duration>,
+    ) -> Result<Link, ConnectError> {
+        let stream = match timeout {
+            None => TcpStream::connect((host, port)),
+            Some(t) => connect_timeout(host, port, t),
+        }
+        .map_err(|e| ConnectError::Io(io_text(&e)))?;
         let _ = stream.set_nodelay(true);
+        let _ = stream.set_read_timeout(timeout);
+        let _ = stream.set_write_timeout(timeout);
         let mut link = Link {
             stream,
             buf: Vec::new(),
@@ -85,6 +102,30 @@ impl Link {
         }
     }
 
+    /// Sends all `commands` and reads their replies, a batch at a time (so neither side's
+    /// socket buffer fills up while the other waits).
+    pub fn pipeline<A: AsRef<[u8]>>(&mut self, commands: &[Vec<A>]) -> io::Result<Vec<Frame>> {
+        const BATCH: usize = 512;
+        let mut replies = Vec::with_capacity(commands.len());
+        for batch in commands.chunks(BATCH) {
+            let mut out = Vec::new();
+            for c in batch {
+                encode_command(&mut out, c);
+            }
+            self.stream.write_all(&out)?;
+            for _ in batch {
+                replies.push(self.read_frame()?);
+            }
+        }
+        Ok(replies)
+    }
+
+    /// The socket and the bytes already read from it but not parsed (for protocols that
+    /// leave RESP, like the payload after `SYNC`).
+    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
+        (self.stream, self.buf)
+    }
+
     /// Runs a command whose reply is text (bulk or status); error replies become `Err`.
     pub fn text<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<String, String> {
         match self.cmd(args) {
@@ -102,6 +143,18 @@ impl Link {
             Err(e) => Err(io_text(&e)),
         }
     }
+}
+
+fn connect_timeout(host: &str, port: u16, t: Duration) -> io::Result<TcpStream> {
+    use std::net::ToSocketAddrs;
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "Name or service not known");
+    for addr in (host, port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, t) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Why [`Link::connect_checked`] failed.
@@ -164,6 +217,8 @@ pub struct Node {
     pub migrating: BTreeMap<u16, String>,
     pub importing: BTreeMap<u16, String>,
     pub replicas_count: usize,
+    /// The config epoch CLUSTER NODES reports (redis-cli calls it `current_epoch`).
+    pub config_epoch: u64,
     /// Changed in memory and not yet sent to the node (create's plan).
     pub dirty: bool,
     pub link: Option<Link>,
@@ -183,6 +238,7 @@ impl Node {
             migrating: BTreeMap::new(),
             importing: BTreeMap::new(),
             replicas_count: 0,
+            config_epoch: 0,
             dirty: false,
             link: None,
         }
@@ -220,6 +276,7 @@ impl Node {
                 self.flags = parsed.flags.clone();
                 self.replicate = parsed.master.clone();
                 self.bus_port = parsed.bus_port;
+                self.config_epoch = parsed.config_epoch;
                 self.set_slots(&parsed.slots);
                 self.migrating = parsed.migrating.clone();
                 self.importing = parsed.importing.clone();
@@ -324,6 +381,10 @@ pub struct NodeLine {
     /// Flags without `myself`.
     pub flags: Vec<String>,
     pub master: Option<String>,
+    /// The node's config epoch.
+    pub config_epoch: u64,
+    /// `connected` or `disconnected`, as the reporting node sees its link.
+    pub link_state: String,
     pub slots: Vec<u16>,
     pub migrating: BTreeMap<u16, String>,
     pub importing: BTreeMap<u16, String>,
@@ -384,6 +445,8 @@ impl NodeLine {
             myself,
             flags,
             master,
+            config_epoch: f[6].parse().unwrap_or(0),
+            link_state: f[7].to_string(),
             slots,
             migrating,
             importing,

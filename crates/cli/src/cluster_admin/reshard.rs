@@ -1,9 +1,8 @@
 //! `reshard` and `rebalance`: slot plans, and moving one slot with its keys
 //! (SETSLOT IMPORTING/MIGRATING, GETKEYSINSLOT + MIGRATE ... KEYS, SETSLOT NODE).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use slotkv_protocol::Frame;
 
 use super::node::SLOTS;
@@ -298,7 +297,7 @@ pub fn reshard_cmd(ctx: &Ctx) -> bool {
         }
     }
     let opts = MoveOpts::from_ctx(ctx);
-    let bar = progress(moves.len());
+    let bar = super::progress(moves.len() as u64, "slots");
     for (slot, src) in moves {
         let line = format!(
             "Moving slot {slot} from {} to {}: ",
@@ -320,21 +319,6 @@ pub fn reshard_cmd(ctx: &Ctx) -> bool {
     }
     bar.finish_and_clear();
     true
-}
-
-/// A progress bar with ETA on stderr, drawn only when stderr is a terminal (stdout stays
-/// byte-identical to redis-cli's).
-fn progress(len: usize) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::hidden());
-    if std::io::stderr().is_terminal() {
-        bar.set_draw_target(ProgressDrawTarget::stderr());
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {pos}/{len} slots, {elapsed} elapsed, ETA {eta}")
-        {
-            bar.set_style(style);
-        }
-    }
-    bar
 }
 
 pub fn rebalance_cmd(ctx: &Ctx) -> bool {

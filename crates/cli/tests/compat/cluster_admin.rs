@@ -13,7 +13,7 @@ use crate::harness::{reference_cli, slotkv_cli};
 /// Any one cluster-manager run taking longer than this is a hang.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
 
-fn scratch(tag: &str) -> PathBuf {
+pub(crate) fn scratch(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "slotkv-cli-cluster-{tag}-{}-{}",
@@ -153,13 +153,13 @@ impl Drop for Node {
     }
 }
 
-struct Out {
-    stdout: String,
-    code: Option<i32>,
+pub(crate) struct Out {
+    pub(crate) stdout: String,
+    pub(crate) code: Option<i32>,
 }
 
 /// Runs a CLI with a deadline; `term` is the TERM it sees (it decides colours).
-fn run(program: &str, args: &[&str], term: &str, env: &[(&str, &str)]) -> Out {
+pub(crate) fn run(program: &str, args: &[&str], term: &str, env: &[(&str, &str)]) -> Out {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env("TERM", term)
@@ -194,7 +194,7 @@ fn run(program: &str, args: &[&str], term: &str, env: &[(&str, &str)]) -> Out {
     }
 }
 
-fn slotkv(args: &[&str]) -> Out {
+pub(crate) fn slotkv(args: &[&str]) -> Out {
     run(slotkv_cli(), args, "dumb", &[])
 }
 

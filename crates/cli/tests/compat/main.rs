@@ -4,6 +4,7 @@
 
 mod cluster;
 mod cluster_admin;
+mod cluster_tools;
 mod formatting;
 mod harness;
 mod input;
