@@ -13,15 +13,13 @@
 #   ROUNDS            runs of each test per server; the table shows the best (default 1)
 #   MEM_KEYS          keys for the memory comparison (default 1000000; 0 skips it)
 #   MEM_VALUE_SIZE    value size in bytes for the memory comparison (default 32)
-#   SLOTKV_SERVER_BIN use this binary instead of building slotkv-server
-#   REDIS_SERVER_BIN  reference server (default: redis-server on PATH)
-#   KEEP=1            keep the work dir (server logs, raw CSV)
+#   and those of bench/lib.sh: SLOTKV_SERVER_BIN, REDIS_SERVER_BIN, KEEP=1 (keep the
+#   work dir: server logs, raw CSV)
 #
 # Prints a throughput/latency table, then a memory table, and saves both under
 # bench/results/ (not committed: copy the numbers you want to keep into bench/README.md).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-200000}
 CLIENTS=${CLIENTS:-50}
 TESTS=${TESTS:-set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100}
@@ -29,115 +27,17 @@ PIPELINES=${PIPELINES:-1 16}
 ROUNDS=${ROUNDS:-1}
 MEM_KEYS=${MEM_KEYS:-1000000}
 MEM_VALUE_SIZE=${MEM_VALUE_SIZE:-32}
-START_TIMEOUT_S=20
 
-for tool in redis-cli redis-benchmark python3; do
-    command -v "$tool" >/dev/null || { echo "bench: $tool not found (apt-get install redis-tools)" >&2; exit 1; }
-done
-
-REDIS_BIN=${REDIS_SERVER_BIN:-$(command -v redis-server || true)}
-[[ -x "$REDIS_BIN" ]] || { echo "bench: redis-server not found (apt-get install redis-server)" >&2; exit 1; }
-
-if [[ -n "${SLOTKV_SERVER_BIN:-}" ]]; then
-    SLOTKV_BIN=$SLOTKV_SERVER_BIN
-else
-    echo "==> cargo build --release --bin slotkv-server" >&2
-    (cd "$ROOT" && cargo build --release --quiet --bin slotkv-server)
-    SLOTKV_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/slotkv-server
-fi
-[[ -x "$SLOTKV_BIN" ]] || { echo "bench: $SLOTKV_BIN is not executable" >&2; exit 1; }
-
-WORK=$(mktemp -d -t slotkv-bench-XXXXXX)
-declare -A PID=() PORT=()
-BENCH_PID=
-
-cleanup() {
-    local name
-    if [[ -n "$BENCH_PID" ]]; then
-        kill "$BENCH_PID" 2>/dev/null || true
-        wait "$BENCH_PID" 2>/dev/null || true
-    fi
-    for name in "${!PID[@]}"; do
-        stop_server "$name"
-    done
-    if [[ -n "${KEEP:-}" ]]; then
-        echo "bench: work dir kept: $WORK" >&2
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A port on 127.0.0.1 that was free a moment ago.
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_for SECONDS COMMAND...: polls COMMAND every 50 ms until it succeeds or time is up.
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.05
-    done
-}
-
-answers_ping() { [[ "$(redis-cli -p "$1" ping 2>/dev/null)" == PONG ]]; }
-
-# start_server NAME BINARY: starts it on a free port with no persistence, waits for PING.
-start_server() {
-    local name=$1 bin=$2 attempt port dir
-    dir="$WORK/$name"
-    mkdir -p "$dir"
-    for attempt in 1 2 3; do
-        port=$(free_port)
-        (cd "$dir" && exec "$bin" --port "$port" --save "" --appendonly no \
-            --enable-debug-command yes >>"$dir/server.log" 2>&1) &
-        PID[$name]=$!
-        PORT[$name]=$port
-        if wait_for "$START_TIMEOUT_S" server_up "$name"; then
-            return 0
-        fi
-        if grep -q "Address already in use" "$dir/server.log"; then
-            stop_server "$name"
-            continue
-        fi
-        echo "bench: $name ($bin) did not start; log:" >&2
-        tail -n 30 "$dir/server.log" >&2
-        exit 1
-    done
-    echo "bench: $name: no free port after 3 attempts" >&2
-    exit 1
-}
-
-# server_up NAME: alive and answering on its port (fails fast if it died).
-server_up() {
-    kill -0 "${PID[$1]}" 2>/dev/null || return 1
-    answers_ping "${PORT[$1]}"
-}
-
-stop_server() {
-    local name=$1 pid=${PID[$1]:-}
-    [[ -n "$pid" ]] || return 0
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait_for 10 bash -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-    unset "PID[$name]"
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_init server
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-used_memory() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" {print $2}'; }
+used_memory() { info_field "$1" memory used_memory; }
 
-echo "slotkv: $SLOTKV_BIN"
-echo "redis:  $REDIS_BIN ($("$REDIS_BIN" --version | awk '{print $3}'))"
-echo "redis-benchmark -t $TESTS -c $CLIENTS -n $N, pipelines: $PIPELINES, best of $ROUNDS; $(nproc) cores"
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (numbers mean little above ~0.5)"
-echo
+say_setup
+say "redis-benchmark -t $TESTS -c $CLIENTS -n $N, pipelines: $PIPELINES, best of $ROUNDS"
+say
 
 # ---- throughput and latency -------------------------------------------------------------
 start_server slotkv "$SLOTKV_BIN"
@@ -150,13 +50,8 @@ for p in $PIPELINES; do
         for ((round = 1; round <= ROUNDS; round++)); do
             for name in slotkv redis; do
                 redis-cli -p "${PORT[$name]}" flushall >/dev/null
-                # In the background + wait: bash runs the INT/TERM traps at once instead
-                # of after the benchmark finishes.
-                redis-benchmark -p "${PORT[$name]}" -t "$test" -c "$CLIENTS" -n "$N" -P "$p" -q --csv \
-                    >>"$WORK/$name-P$p.csv" &
-                BENCH_PID=$!
-                wait "$BENCH_PID"
-                BENCH_PID=
+                in_background redis-benchmark -p "${PORT[$name]}" -t "$test" -c "$CLIENTS" -n "$N" -P "$p" -q --csv \
+                    >>"$WORK/$name-P$p.csv"
             done
         done
     done
@@ -164,11 +59,8 @@ done
 stop_server slotkv
 stop_server redis
 
-RESULTS="$ROOT/bench/results"
-mkdir -p "$RESULTS"
-OUT="$RESULTS/$(date -u +%Y%m%dT%H%M%SZ).txt"
 
-python3 - "$WORK" "$PIPELINES" <<'PY' | tee "$OUT"
+python3 - "$WORK" "$PIPELINES" <<'PY' | tee -a "$OUT"
 import csv, sys, os
 work, pipelines = sys.argv[1], sys.argv[2].split()
 
