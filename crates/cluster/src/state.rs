@@ -1105,9 +1105,18 @@ impl ClusterState {
         }
         let mut ok = true;
         if self.settings.require_full_coverage {
+            // Slots come in long runs of one owner: check each run's owner once.
+            let mut last_ok: Option<NodeId> = None;
             for owner in &self.owners {
-                match owner.and_then(|o| self.nodes.get(&o)) {
-                    Some(n) if !n.failed() => {}
+                let Some(o) = owner else {
+                    ok = false;
+                    break;
+                };
+                if last_ok == Some(*o) {
+                    continue;
+                }
+                match self.nodes.get(o) {
+                    Some(n) if !n.failed() => last_ok = Some(*o),
                     _ => {
                         ok = false;
                         break;

@@ -180,8 +180,22 @@ impl SlotSet {
 }
 
 /// A node id: 40 lowercase hex characters.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId([u8; 40]);
+
+impl PartialEq for NodeId {
+    /// Five word compares, inlined: slot tables compare owners 16384 times per pass, and
+    /// a `memcmp` call per slot showed up as a third of `CLUSTER SETSLOT`'s time.
+    #[inline]
+    fn eq(&self, other: &Self) -> bool {
+        let word = |b: &[u8; 40], i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(w)
+        };
+        (0..5).all(|i| word(&self.0, i) == word(&other.0, i))
+    }
+}
 
 impl NodeId {
     /// Parses 40 hex characters (either case; stored lowercase).
