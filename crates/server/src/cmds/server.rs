@@ -568,12 +568,6 @@ fn latency_help(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Bytes a key and its value take, as MEMORY USAGE reports (an estimate).
-pub fn key_memory_usage(key: &[u8], v: &slotkv_keyspace::Value, samples: usize) -> usize {
-    const ENTRY_OVERHEAD: usize = 48;
-    ENTRY_OVERHEAD + key.len() + v.memory_usage(samples)
-}
-
 fn memory_usage(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let mut samples = 5usize;
     let mut i = 3;
@@ -591,9 +585,7 @@ fn memory_usage(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let now = s.data.now_ms;
     let db = s.data.db;
-    let usage = s.data.ks.dbs[db]
-        .peek(&args[2], now)
-        .map(|v| key_memory_usage(&args[2], v, samples));
+    let usage = s.data.ks.dbs[db].memory_usage(&args[2], now, samples);
     match usage {
         Some(n) => s.data.out.int(n as i64),
         None => s.data.out.null(),
