@@ -8,7 +8,8 @@
 # Environment:
 #   N                 requests per redis-benchmark test (default 200000)
 #   CLIENTS           parallel connections (default 50)
-#   TESTS             redis-benchmark -t list (default set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100)
+#   TESTS             redis-benchmark -t list (default set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100;
+#                     set and empty, as in `TESTS= bench/run.sh`, skips the throughput part)
 #   PIPELINES         pipeline depths to run (default "1 16")
 #   ROUNDS            runs of each test per server; the table shows the best (default 1)
 #   MEM_KEYS          keys for the memory comparison (default 1000000; 0 skips it)
@@ -24,7 +25,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-200000}
 CLIENTS=${CLIENTS:-50}
-TESTS=${TESTS:-set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100}
+TESTS=${TESTS-set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100}
 PIPELINES=${PIPELINES:-1 16}
 ROUNDS=${ROUNDS:-1}
 MEM_KEYS=${MEM_KEYS:-1000000}
@@ -140,35 +141,36 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (numbers mean little
 echo
 
 # ---- throughput and latency -------------------------------------------------------------
-start_server slotkv "$SLOTKV_BIN"
-start_server redis "$REDIS_BIN"
-# Interleaved test by test (and round by round), so that load from anything else on the
-# machine hits both servers alike rather than one whole run.
-for p in $PIPELINES; do
-    echo "==> -P $p" >&2
-    for test in ${TESTS//,/ }; do
-        for ((round = 1; round <= ROUNDS; round++)); do
-            for name in slotkv redis; do
-                redis-cli -p "${PORT[$name]}" flushall >/dev/null
-                # In the background + wait: bash runs the INT/TERM traps at once instead
-                # of after the benchmark finishes.
-                redis-benchmark -p "${PORT[$name]}" -t "$test" -c "$CLIENTS" -n "$N" -P "$p" -q --csv \
-                    >>"$WORK/$name-P$p.csv" &
-                BENCH_PID=$!
-                wait "$BENCH_PID"
-                BENCH_PID=
-            done
-        done
-    done
-done
-stop_server slotkv
-stop_server redis
-
 RESULTS="$ROOT/bench/results"
 mkdir -p "$RESULTS"
 OUT="$RESULTS/$(date -u +%Y%m%dT%H%M%SZ).txt"
+: >"$OUT"
+if [[ -n "$TESTS" ]]; then
+    start_server slotkv "$SLOTKV_BIN"
+    start_server redis "$REDIS_BIN"
+    # Interleaved test by test (and round by round), so that load from anything else on the
+    # machine hits both servers alike rather than one whole run.
+    for p in $PIPELINES; do
+        echo "==> -P $p" >&2
+        for test in ${TESTS//,/ }; do
+            for ((round = 1; round <= ROUNDS; round++)); do
+                for name in slotkv redis; do
+                    redis-cli -p "${PORT[$name]}" flushall >/dev/null
+                    # In the background + wait: bash runs the INT/TERM traps at once instead
+                    # of after the benchmark finishes.
+                    redis-benchmark -p "${PORT[$name]}" -t "$test" -c "$CLIENTS" -n "$N" -P "$p" -q --csv \
+                        >>"$WORK/$name-P$p.csv" &
+                    BENCH_PID=$!
+                    wait "$BENCH_PID"
+                    BENCH_PID=
+                done
+            done
+        done
+    done
+    stop_server slotkv
+    stop_server redis
 
-python3 - "$WORK" "$PIPELINES" <<'PY' | tee "$OUT"
+    python3 - "$WORK" "$PIPELINES" <<'PY' | tee -a "$OUT"
 import csv, sys, os
 work, pipelines = sys.argv[1], sys.argv[2].split()
 
@@ -204,6 +206,7 @@ for p in pipelines:
                          f"{sp99:.3f}", f"{rp99:.3f}", ratio(sp99, rp99)))
 print("(rps ratio = slotkv/redis, higher is better; p99 in ms, ratio = slotkv/redis, lower is better)")
 PY
+fi
 
 # ---- memory -----------------------------------------------------------------------------
 if ((MEM_KEYS > 0)); then
