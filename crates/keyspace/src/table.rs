@@ -152,6 +152,12 @@ impl<V> Table<V> {
 
     /// The position of `key`'s slot.
     pub fn index_of(&self, key: &[u8]) -> Option<usize> {
+        // No hashing for a table of zero or one key (as IndexMap does).
+        match self.slots.as_slice() {
+            [] => return None,
+            [only] => return (only.key.bytes() == key).then_some(0),
+            _ => {}
+        }
         let hash = hash_key(&self.hasher, key);
         let slots = &self.slots;
         self.index
