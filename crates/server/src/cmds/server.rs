@@ -824,6 +824,13 @@ mod tests {
         assert_eq!(h.run("DEBUG DIGEST"), format!("+{}\r\n", "0".repeat(40)));
         assert_eq!(h.run("DEBUG POPULATE 3"), "+OK\r\n");
         assert_eq!(h.run("DBSIZE"), ":3\r\n");
+        // Sized up front; a count no memory can hold is refused before any key is made
+        // (redis-server 7.0 aborts instead; later versions answer the same).
+        assert_eq!(
+            h.run("DEBUG POPULATE 1000000000000000"),
+            "-ERR OOM in dictTryExpand\r\n"
+        );
+        assert_eq!(h.run("DBSIZE"), ":3\r\n");
         let d1 = h.run("DEBUG DIGEST");
         assert_ne!(d1, format!("+{}\r\n", "0".repeat(40)));
         assert_eq!(h.run("SWAPDB 0 1"), "+OK\r\n");
