@@ -13,7 +13,7 @@ pub mod zset;
 
 pub use db::{Db, ExpireMode, Keyspace};
 pub use scan::{scan_step, ScanCursor};
-pub use table::{OutOfMemory, INLINE_KEY};
+pub use table::OutOfMemory;
 pub use value::{Elem, HashValue, Key, ListValue, SetValue, Value, ValueType};
 pub use zset::ZSet;
 
