@@ -8,7 +8,8 @@
 # Environment:
 #   N                 requests per redis-benchmark test (default 200000)
 #   CLIENTS           parallel connections (default 50)
-#   TESTS             redis-benchmark -t list (default set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100)
+#   TESTS             redis-benchmark -t list (default set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100;
+#                     set and empty, as in `TESTS= bench/run.sh`, skips the throughput part)
 #   PIPELINES         pipeline depths to run (default "1 16")
 #   ROUNDS            runs of each test per server; the table shows the best (default 1)
 #   MEM_KEYS          keys for the memory comparison (default 1000000; 0 skips it)
@@ -22,7 +23,7 @@ set -euo pipefail
 
 N=${N:-200000}
 CLIENTS=${CLIENTS:-50}
-TESTS=${TESTS:-set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100}
+TESTS=${TESTS-set,get,incr,lpush,lpop,sadd,hset,zadd,lrange_100}
 PIPELINES=${PIPELINES:-1 16}
 ROUNDS=${ROUNDS:-1}
 MEM_KEYS=${MEM_KEYS:-1000000}
@@ -40,27 +41,26 @@ say "redis-benchmark -t $TESTS -c $CLIENTS -n $N, pipelines: $PIPELINES, best of
 say
 
 # ---- throughput and latency -------------------------------------------------------------
-start_server slotkv "$SLOTKV_BIN"
-start_server redis "$REDIS_BIN"
-# Interleaved test by test (and round by round), so that load from anything else on the
-# machine hits both servers alike rather than one whole run.
-for p in $PIPELINES; do
-    echo "==> -P $p" >&2
-    for test in ${TESTS//,/ }; do
-        for ((round = 1; round <= ROUNDS; round++)); do
-            for name in slotkv redis; do
-                redis-cli -p "${PORT[$name]}" flushall >/dev/null
-                in_background redis-benchmark -p "${PORT[$name]}" -t "$test" -c "$CLIENTS" -n "$N" -P "$p" -q --csv \
-                    >>"$WORK/$name-P$p.csv"
+if [[ -n "$TESTS" ]]; then
+    start_server slotkv "$SLOTKV_BIN"
+    start_server redis "$REDIS_BIN"
+    # Interleaved test by test (and round by round), so that load from anything else on the
+    # machine hits both servers alike rather than one whole run.
+    for p in $PIPELINES; do
+        echo "==> -P $p" >&2
+        for test in ${TESTS//,/ }; do
+            for ((round = 1; round <= ROUNDS; round++)); do
+                for name in slotkv redis; do
+                    redis-cli -p "${PORT[$name]}" flushall >/dev/null
+                    in_background redis-benchmark -p "${PORT[$name]}" -t "$test" -c "$CLIENTS" -n "$N" -P "$p" -q --csv \
+                        >>"$WORK/$name-P$p.csv"
+                done
             done
         done
     done
-done
-stop_server slotkv
-stop_server redis
-
-
-python3 - "$WORK" "$PIPELINES" <<'PY' | tee -a "$OUT"
+    stop_server slotkv
+    stop_server redis
+    python3 - "$WORK" "$PIPELINES" <<'PY' | tee -a "$OUT"
 import csv, sys, os
 work, pipelines = sys.argv[1], sys.argv[2].split()
 
@@ -96,6 +96,7 @@ for p in pipelines:
                          f"{sp99:.3f}", f"{rp99:.3f}", ratio(sp99, rp99)))
 print("(rps ratio = slotkv/redis, higher is better; p99 in ms, ratio = slotkv/redis, lower is better)")
 PY
+fi
 
 # ---- memory -----------------------------------------------------------------------------
 if ((MEM_KEYS > 0)); then

@@ -443,7 +443,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let db = &ctx.ks.dbs[ctx.db];
     let found: Vec<&[u8]> = db
         .iter(now)
-        .map(|(k, _)| &k[..])
+        .map(|(k, _)| k)
         .filter(|k| all || slotkv_protocol::glob_match(pattern, k, false))
         .collect();
     ctx.out.array_len(found.len());

@@ -180,8 +180,15 @@ impl SlotSet {
 }
 
 /// A node id: 40 lowercase hex characters.
-#[derive(Clone, Copy, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Eq, PartialOrd, Ord)]
 pub struct NodeId([u8; 40]);
+
+impl std::hash::Hash for NodeId {
+    /// The bytes, like the equality below.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl PartialEq for NodeId {
     /// Five word compares, inlined: slot tables compare owners 16384 times per pass, and

@@ -5,12 +5,10 @@
 //! [`Db::active_expire_cycle`]; the removed names are queued in `expired` so that the server
 //! can propagate them as DEL to replicas and the AOF.
 
-use indexmap::IndexMap;
 use rand::Rng;
 
+use crate::table::{OutOfMemory, Table};
 use crate::{scan_step, EncodingLimits, Key, ScanCursor, Value, ValueType};
-
-type Map<V> = IndexMap<Key, V, ahash::RandomState>;
 
 /// What happens when a read finds a logically expired key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,18 +23,14 @@ pub enum ExpireMode {
     Keep,
 }
 
-#[derive(Debug, Clone)]
-struct Entry {
-    value: Value,
-    /// Last access, in seconds (wrapping), for OBJECT IDLETIME.
-    lru: u32,
-}
-
 /// One database.
 #[derive(Debug, Default)]
 pub struct Db {
-    map: Map<Entry>,
-    expires: Map<i64>,
+    /// Key → value; each key's stamp is its last access, in seconds (wrapping), for OBJECT
+    /// IDLETIME.
+    map: Table<Value>,
+    /// Key → expiry time in Unix ms, only for keys that have one (empty costs nothing).
+    expires: Table<i64>,
     /// Keys removed because they expired, waiting to be propagated as DEL.
     pub expired: Vec<Key>,
     /// Count of keys expired since start (INFO stats `expired_keys`).
@@ -72,7 +66,7 @@ impl Db {
     fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
         !self.expires.is_empty()
             && self.expire_mode != ExpireMode::Keep
-            && matches!(self.expires.get(key), Some(&t) if t <= now_ms)
+            && matches!(self.expires.get(key), Some(e) if e.value <= now_ms)
     }
 
     /// Applies lazy expiry to `key`; returns true if the key is (logically) gone.
@@ -87,9 +81,9 @@ impl Db {
     }
 
     fn delete_expired(&mut self, key: &[u8]) {
-        if let Some((k, _)) = self.map.swap_remove_entry(key) {
+        if let Some(slot) = self.map.swap_remove(key) {
             self.expires.swap_remove(key);
-            self.expired.push(k);
+            self.expired.push(slot.key.into_key());
             self.expired_total += 1;
         }
     }
@@ -103,7 +97,7 @@ impl Db {
         match self.map.get_mut(key) {
             Some(e) => {
                 self.hits += 1;
-                e.lru = lru_now(now_ms);
+                e.key.set_stamp(lru_now(now_ms));
                 Some(&e.value)
             }
             None => {
@@ -119,7 +113,7 @@ impl Db {
             return None;
         }
         let e = self.map.get_mut(key)?;
-        e.lru = lru_now(now_ms);
+        e.key.set_stamp(lru_now(now_ms));
         Some(&mut e.value)
     }
 
@@ -134,7 +128,7 @@ impl Db {
     /// Seconds since the last access (OBJECT IDLETIME).
     pub fn idle_seconds(&self, key: &[u8], now_ms: i64) -> Option<u64> {
         let e = self.map.get(key)?;
-        Some(u64::from(lru_now(now_ms).wrapping_sub(e.lru)))
+        Some(u64::from(lru_now(now_ms).wrapping_sub(e.key.stamp())))
     }
 
     pub fn exists(&mut self, key: &[u8], now_ms: i64) -> bool {
@@ -152,14 +146,14 @@ impl Db {
     /// Sets a key's value and keeps its TTL if it has one (and it has not expired).
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: i64) {
         self.expire_if_needed(key, now_ms);
-        let entry = Entry {
-            value,
-            lru: lru_now(now_ms),
-        };
+        let lru = lru_now(now_ms);
         match self.map.get_mut(key) {
-            Some(e) => *e = entry,
+            Some(e) => {
+                e.value = value;
+                e.key.set_stamp(lru);
+            }
             None => {
-                self.map.insert(key.into(), entry);
+                self.map.insert_new(key, lru, value);
             }
         }
     }
@@ -173,12 +167,12 @@ impl Db {
     ) -> &mut Value {
         self.expire_if_needed(key, now_ms);
         let lru = lru_now(now_ms);
-        let idx = match self.map.get_index_of(key) {
+        let idx = match self.map.index_of(key) {
             Some(i) => i,
-            None => self.map.insert_full(key.into(), Entry { value: make(), lru }).0,
+            None => self.map.insert_new(key, lru, make()),
         };
-        let (_, e) = self.map.get_index_mut(idx).expect("index just looked up");
-        e.lru = lru;
+        let e = self.map.get_index_mut(idx).expect("index just looked up");
+        e.key.set_stamp(lru);
         &mut e.value
     }
 
@@ -211,19 +205,16 @@ impl Db {
 
     /// Expiry time in Unix ms, if the key has one.
     pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
-        self.expires.get(key).copied()
+        self.expires.get(key).map(|e| e.value)
     }
 
     /// Sets the expiry time of an existing key. Returns false if the key is missing.
     pub fn set_expire(&mut self, key: &[u8], when_ms: i64) -> bool {
-        match self.map.get_key_value(key) {
-            Some((k, _)) => {
-                let k = k.clone();
-                self.expires.insert(k, when_ms);
-                true
-            }
-            None => false,
+        if !self.map.contains_key(key) {
+            return false;
         }
+        self.expires.insert(key, when_ms);
+        true
     }
 
     /// Drops the TTL of a key. Returns true if it had one.
@@ -246,13 +237,13 @@ impl Db {
                 return None;
             }
             let i = rng.gen_range(0..self.map.len());
-            let key = self.map.get_index(i).map(|(k, _)| k.clone())?;
+            let key: Key = self.map.get_index(i)?.key.bytes().into();
             if !self.expire_if_needed(&key, now_ms) {
                 return Some(key);
             }
         }
         // Mostly-expired database: fall back to any key, as Redis eventually does.
-        self.map.get_index(0).map(|(k, _)| k.clone())
+        self.map.get_index(0).map(|e| e.key.bytes().into())
     }
 
     /// One SCAN step. `filter` decides which live keys are returned.
@@ -267,15 +258,16 @@ impl Db {
         let mut out = Vec::with_capacity(range.len());
         let mut expired = Vec::new();
         for i in range.rev() {
-            let Some((k, e)) = self.map.get_index(i) else {
+            let Some(e) = self.map.get_index(i) else {
                 continue;
             };
+            let k = e.key.bytes();
             if self.is_expired(k, now_ms) {
-                expired.push(k.clone());
+                expired.push(Key::from(k));
                 continue;
             }
             if filter(k, &e.value) {
-                out.push(k.clone());
+                out.push(k.into());
             }
         }
         for k in expired {
@@ -285,24 +277,39 @@ impl Db {
     }
 
     /// Live keys (KEYS, persistence); logically expired ones are skipped, not removed.
-    pub fn iter(&self, now_ms: i64) -> impl Iterator<Item = (&Key, &Value)> + '_ {
+    pub fn iter(&self, now_ms: i64) -> impl Iterator<Item = (&[u8], &Value)> + '_ {
         self.map
             .iter()
+            .map(|e| (e.key.bytes(), &e.value))
             .filter(move |(k, _)| !self.is_expired(k, now_ms))
-            .map(|(k, e)| (k, &e.value))
     }
 
     /// Live keys with their expiry (persistence, DEBUG DIGEST).
-    pub fn iter_with_expiry(&self, now_ms: i64) -> impl Iterator<Item = (&Key, &Value, Option<i64>)> + '_ {
-        self.iter(now_ms)
-            .map(|(k, v)| (k, v, self.expires.get(k.as_ref()).copied()))
+    pub fn iter_with_expiry(&self, now_ms: i64) -> impl Iterator<Item = (&[u8], &Value, Option<i64>)> + '_ {
+        self.iter(now_ms).map(|(k, v)| (k, v, self.expire_at(k)))
+    }
+
+    /// Makes room for `additional` more keys (DEBUG POPULATE, loading), so that the tables
+    /// are sized once instead of grown step by step; `Err` if the memory cannot be had.
+    pub fn try_reserve(&mut self, additional: usize) -> Result<(), OutOfMemory> {
+        self.map.try_reserve(additional)
+    }
+
+    /// Estimated bytes `key` and its value use (MEMORY USAGE): its slot and share of the
+    /// index, a key too long to be held inline, and the value. `None` if missing or expired.
+    pub fn memory_usage(&self, key: &[u8], now_ms: i64, samples: usize) -> Option<usize> {
+        if self.is_expired(key, now_ms) {
+            return None;
+        }
+        let e = self.map.get(key)?;
+        Some(self.map.per_key_overhead() + e.key.heap_bytes() + e.value.memory_usage(samples))
     }
 
     /// Removes every key; returns how many there were.
     pub fn clear(&mut self) -> usize {
         let n = self.map.len();
-        self.map = Map::default();
-        self.expires = Map::default();
+        self.map = Table::default();
+        self.expires = Table::default();
         n
     }
 
@@ -331,11 +338,11 @@ impl Db {
                     break;
                 }
                 let i = rng.gen_range(0..self.expires.len());
-                let Some((k, &t)) = self.expires.get_index(i) else {
+                let Some(e) = self.expires.get_index(i) else {
                     break;
                 };
-                if t <= now_ms {
-                    let k = k.clone();
+                if e.value <= now_ms {
+                    let k = Key::from(e.key.bytes());
                     self.delete_expired(&k);
                     hit += 1;
                 }
@@ -354,7 +361,12 @@ impl Db {
         if n == 0 {
             return 0;
         }
-        let sum: i64 = self.expires.values().take(n).map(|&t| (t - now_ms).max(0)).sum();
+        let sum: i64 = self
+            .expires
+            .iter()
+            .take(n)
+            .map(|e| (e.value - now_ms).max(0))
+            .sum();
         sum / n as i64
     }
 }

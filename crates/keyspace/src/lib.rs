@@ -7,11 +7,13 @@
 
 mod db;
 mod scan;
+mod table;
 mod value;
 pub mod zset;
 
 pub use db::{Db, ExpireMode, Keyspace};
 pub use scan::{scan_step, ScanCursor};
+pub use table::OutOfMemory;
 pub use value::{Elem, HashValue, Key, ListValue, SetValue, Value, ValueType};
 pub use zset::ZSet;
 

@@ -1,9 +1,10 @@
 //! SCAN-family cursors over insertion-ordered tables.
 //!
-//! Tables here are `IndexMap`s whose deletions swap the last entry into the hole. A cursor
-//! walks positions from the end towards the start: an entry moved by a deletion always comes
-//! from the end (already visited) into the hole, so every entry present for the whole scan
-//! is returned at least once, which is Redis's SCAN guarantee. Cursor 0 starts and ends.
+//! Tables here (a database's key table, the `IndexMap`s of collections) delete by swapping
+//! the last entry into the hole. A cursor walks positions from the end towards the start: an
+//! entry moved by a deletion always comes from the end (already visited) into the hole, so
+//! every entry present for the whole scan is returned at least once, which is Redis's SCAN
+//! guarantee. Cursor 0 starts and ends.
 
 /// A SCAN cursor as the client sees it.
 pub type ScanCursor = u64;

@@ -425,7 +425,7 @@ pub fn apply_effects(
                     let keys: Vec<slotkv_keyspace::Key> = core.ks.dbs[0]
                         .iter(now)
                         .filter(|(k, _)| slots.contains(&slotkv_keyslot::key_slot(k).get()))
-                        .map(|(k, _)| k.clone())
+                        .map(|(k, _)| slotkv_keyspace::Key::from(k))
                         .collect();
                     for k in keys {
                         core.ks.dbs[0].remove(&k);

@@ -626,11 +626,11 @@ fn getkeysinslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         .iter(now)
         .filter(|(k, _)| i64::from(key_slot(k).get()) == slot)
         .take(count)
-        .map(|(k, _)| k.clone())
+        .map(|(k, _)| k)
         .collect();
     s.data.out.array_len(keys.len());
     for k in keys {
-        s.data.out.bulk(&k);
+        s.data.out.bulk(k);
     }
     Ok(())
 }

@@ -257,6 +257,13 @@ fn populate(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let now = s.data.now_ms;
     let db = s.data.db();
+    // Sized once up front, as Redis does, rather than grown (and copied) step by step.
+    let additional = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(db.len());
+    if db.try_reserve(additional).is_err() {
+        return Err(CmdError::err("OOM in dictTryExpand"));
+    }
     let mut key = Vec::with_capacity(prefix.len() + 21);
     for i in 0..count {
         key.clear();

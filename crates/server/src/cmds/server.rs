@@ -568,12 +568,6 @@ fn latency_help(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Bytes a key and its value take, as MEMORY USAGE reports (an estimate).
-pub fn key_memory_usage(key: &[u8], v: &slotkv_keyspace::Value, samples: usize) -> usize {
-    const ENTRY_OVERHEAD: usize = 48;
-    ENTRY_OVERHEAD + key.len() + v.memory_usage(samples)
-}
-
 fn memory_usage(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     let mut samples = 5usize;
     let mut i = 3;
@@ -591,9 +585,7 @@ fn memory_usage(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let now = s.data.now_ms;
     let db = s.data.db;
-    let usage = s.data.ks.dbs[db]
-        .peek(&args[2], now)
-        .map(|v| key_memory_usage(&args[2], v, samples));
+    let usage = s.data.ks.dbs[db].memory_usage(&args[2], now, samples);
     match usage {
         Some(n) => s.data.out.int(n as i64),
         None => s.data.out.null(),
@@ -828,6 +820,13 @@ mod tests {
         assert_eq!(h.run("WAIT 0 0"), ":0\r\n");
         assert_eq!(h.run("DEBUG DIGEST"), format!("+{}\r\n", "0".repeat(40)));
         assert_eq!(h.run("DEBUG POPULATE 3"), "+OK\r\n");
+        assert_eq!(h.run("DBSIZE"), ":3\r\n");
+        // Sized up front; a count no memory can hold is refused before any key is made
+        // (redis-server 7.0 aborts instead; later versions answer the same).
+        assert_eq!(
+            h.run("DEBUG POPULATE 1000000000000000"),
+            "-ERR OOM in dictTryExpand\r\n"
+        );
         assert_eq!(h.run("DBSIZE"), ":3\r\n");
         let d1 = h.run("DEBUG DIGEST");
         assert_ne!(d1, format!("+{}\r\n", "0".repeat(40)));
