@@ -308,9 +308,37 @@ impl Db {
     /// Removes every key; returns how many there were.
     pub fn clear(&mut self) -> usize {
         let n = self.map.len();
+        let by_slot = self.map.has_slot_index();
         self.map = Table::default();
+        if by_slot {
+            self.map.enable_slot_index();
+        }
         self.expires = Table::default();
         n
+    }
+
+    /// Keeps the keys by cluster hash slot from now on (cluster mode): counting or listing
+    /// a slot's keys no longer scans the database.
+    pub fn enable_slot_index(&mut self) {
+        self.map.enable_slot_index();
+    }
+
+    /// Keys in hash slot `slot`, including logically expired ones not yet removed (as
+    /// Redis counts them); `None` without the slot index.
+    pub fn count_keys_in_slot(&self, slot: slotkv_keyslot::Slot) -> Option<usize> {
+        self.map.slot_positions(slot).map(<[u32]>::len)
+    }
+
+    /// Up to `max` keys of hash slot `slot`; `None` without the slot index.
+    pub fn keys_in_slot(&self, slot: slotkv_keyslot::Slot, max: usize) -> Option<Vec<&[u8]>> {
+        let positions = self.map.slot_positions(slot)?;
+        Some(
+            positions
+                .iter()
+                .take(max)
+                .filter_map(|&p| self.map.get_index(p as usize).map(|s| s.key.bytes()))
+                .collect(),
+        )
     }
 
     /// One round of active expiry: samples up to `samples` keys with a TTL, removes the

@@ -101,6 +101,50 @@ pub(crate) struct Table<V> {
     slots: Vec<Slot<V>>,
     index: HashTable<Pos>,
     hasher: ahash::RandomState,
+    /// Keys by cluster hash slot, when enabled (cluster mode).
+    by_slot: Option<Box<SlotIndex>>,
+}
+
+/// The positions of the keys of each hash slot, so that `CLUSTER COUNTKEYSINSLOT` and
+/// `GETKEYSINSLOT` (called for every slot a reshard moves) do not scan the table: 8 bytes
+/// per key (Redis keeps two pointers per key for the same purpose).
+#[derive(Debug)]
+struct SlotIndex {
+    /// For each hash slot, the positions of its keys (unordered).
+    members: Vec<Vec<u32>>,
+    /// For each position, where it is in its slot's `members`.
+    at: Vec<u32>,
+}
+
+impl SlotIndex {
+    fn new() -> SlotIndex {
+        SlotIndex {
+            members: vec![Vec::new(); slotkv_keyslot::SLOTS],
+            at: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, key: &[u8], pos: u32) {
+        let list = &mut self.members[slotkv_keyslot::key_slot(key).index()];
+        self.at.push(list.len() as u32);
+        list.push(pos);
+    }
+
+    /// The key at `pos` goes, and the key at `last` (the last position) takes its place.
+    fn swap_remove(&mut self, removed_key: &[u8], pos: usize, last_key: &[u8], last: usize) {
+        let list = &mut self.members[slotkv_keyslot::key_slot(removed_key).index()];
+        let i = self.at[pos] as usize;
+        list.swap_remove(i);
+        if let Some(&moved) = list.get(i) {
+            self.at[moved as usize] = i as u32;
+        }
+        if pos != last {
+            let j = self.at[last] as usize;
+            self.members[slotkv_keyslot::key_slot(last_key).index()][j] = pos as u32;
+            self.at[pos] = j as u32;
+        }
+        self.at.pop();
+    }
 }
 
 /// An index bucket: where the slot is, and 32 bits of its key's hash, from which the
@@ -117,6 +161,7 @@ impl<V> Default for Table<V> {
             slots: Vec::new(),
             index: HashTable::new(),
             hasher: ahash::RandomState::new(),
+            by_slot: None,
         }
     }
 }
@@ -198,6 +243,9 @@ impl<V> Table<V> {
             key: KeyCell::new(key, stamp),
             value,
         });
+        if let Some(ix) = &mut self.by_slot {
+            ix.add(key, slot);
+        }
         at
     }
 
@@ -226,6 +274,9 @@ impl<V> Table<V> {
         let (Pos { slot, .. }, _) = found.remove();
         let at = slot as usize;
         let last = self.slots.len() - 1;
+        if let Some(ix) = &mut self.by_slot {
+            ix.swap_remove(self.slots[at].key.bytes(), at, self.slots[last].key.bytes(), last);
+        }
         if at != last {
             let moved = hash_key(&self.hasher, self.slots[last].key.bytes());
             if let Some(p) = self.index.find_mut(spread(moved), |p| p.slot as usize == last) {
@@ -233,6 +284,29 @@ impl<V> Table<V> {
             }
         }
         Some(self.slots.swap_remove(at))
+    }
+
+    /// Starts keeping keys by hash slot (cluster mode), indexing the keys already here.
+    pub fn enable_slot_index(&mut self) {
+        if self.by_slot.is_some() {
+            return;
+        }
+        let mut ix = SlotIndex::new();
+        for (pos, s) in self.slots.iter().enumerate() {
+            ix.add(s.key.bytes(), pos as u32);
+        }
+        self.by_slot = Some(Box::new(ix));
+    }
+
+    pub fn has_slot_index(&self) -> bool {
+        self.by_slot.is_some()
+    }
+
+    /// Positions of the keys in hash slot `slot` (`None` without the slot index).
+    pub fn slot_positions(&self, slot: slotkv_keyslot::Slot) -> Option<&[u32]> {
+        self.by_slot
+            .as_ref()
+            .map(|ix| ix.members[slot.index()].as_slice())
     }
 
     pub fn iter(&self) -> std::slice::Iter<'_, Slot<V>> {
@@ -245,6 +319,9 @@ impl<V> Table<V> {
         self.slots
             .try_reserve_exact(additional)
             .map_err(|_| OutOfMemory)?;
+        if let Some(ix) = &mut self.by_slot {
+            ix.at.try_reserve_exact(additional).map_err(|_| OutOfMemory)?;
+        }
         self.index
             .try_reserve(additional, rehash)
             .map_err(|_| OutOfMemory)
@@ -297,6 +374,7 @@ mod tests {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let mut t = Table::default();
+        t.enable_slot_index();
         let mut model: Vec<(Vec<u8>, u64)> = Vec::new();
         for step in 0..20_000u64 {
             let k = format!("key:{}", rng.gen_range(0..3000) * 7919 % 100_003).into_bytes();
@@ -332,5 +410,18 @@ mod tests {
             assert_eq!((s.key.bytes(), s.value), (&k[..], *v));
             assert_eq!(t.index_of(k), Some(i));
         }
+        // The slot index lists exactly the keys of each slot.
+        let mut listed = 0;
+        for n in 0..slotkv_keyslot::SLOTS {
+            let slot = slotkv_keyslot::Slot::new(n as u64).unwrap();
+            for &p in t.slot_positions(slot).unwrap() {
+                assert_eq!(
+                    slotkv_keyslot::key_slot(t.get_index(p as usize).unwrap().key.bytes()),
+                    slot
+                );
+                listed += 1;
+            }
+        }
+        assert_eq!(listed, model.len());
     }
 }

@@ -110,6 +110,10 @@ pub fn main_with_args(args: Vec<String>) -> i32 {
             None
         };
         let shared = build_shared(config, port);
+        if cluster.is_some() {
+            // Keys by hash slot, for COUNTKEYSINSLOT / GETKEYSINSLOT (only db 0 in a cluster).
+            shared.core.lock().ks.dbs[0].enable_slot_index();
+        }
         // With appendonly yes the AOF is the source of truth, as in Redis.
         let loaded = match crate::aof::load_at_startup(&shared) {
             Ok(used_aof) => {

@@ -15,7 +15,7 @@ use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use slotkv_cluster::message::flags;
 use slotkv_cluster::state::{ClusterState, Effect, Settings};
-use slotkv_keyslot::{NodeId, SLOTS};
+use slotkv_keyslot::{NodeId, Slot, SLOTS};
 use tokio::sync::mpsc;
 
 use crate::log::now_ms;
@@ -244,12 +244,24 @@ impl ClusterShell {
 
     /// Writes nodes.conf atomically: temp file, fsync, rename.
     pub fn save(&self, state: &ClusterState) {
+        self.write_config(state, true);
+    }
+
+    /// Saves nodes.conf atomically but without waiting for the disk: for the slot
+    /// migration states of CLUSTER SETSLOT MIGRATING/IMPORTING/STABLE, which Redis also
+    /// writes without fsync (a reshard sets them for every slot it moves). The process may
+    /// crash at any point without harm; an OS crash may lose the last such change.
+    pub fn save_unsynced(&self, state: &ClusterState) {
+        self.write_config(state, false);
+    }
+
+    fn write_config(&self, state: &ClusterState, sync: bool) {
         let text = slotkv_cluster::nodes_conf::render_config(state);
         let mut last = self.last_saved.lock();
         if last.as_deref() == Some(text.as_str()) {
             return;
         }
-        match write_config_atomically(&self.config_file, &text) {
+        match write_config_atomically(&self.config_file, &text, sync) {
             Ok(()) => *last = Some(text),
             Err(e) => tracing::warn!(
                 "Could not save the cluster configuration {}: {e}",
@@ -314,8 +326,10 @@ impl ClusterShell {
 /// after each save) is rewritten in place and synced, then swapped with `file` in one
 /// atomic rename (RENAME_EXCHANGE): one data sync per save, no new inode to commit, about
 /// half the cost of a fresh temp file + fsync + rename, which is the fallback where the
-/// exchange is not supported (or `file` does not exist yet).
-fn write_config_atomically(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+/// exchange is not supported (or `file` does not exist yet). Unsynced (as Redis writes
+/// nodes.conf for SETSLOT), nothing waits for the disk: a process crash loses nothing, an
+/// OS crash may lose or tear the last unsynced version.
+fn write_config_atomically(file: &std::path::Path, text: &str, sync: bool) -> std::io::Result<()> {
     use std::io::Write;
     let name = file
         .file_name()
@@ -330,7 +344,9 @@ fn write_config_atomically(file: &std::path::Path, text: &str) -> std::io::Resul
             .open(&spare)?;
         f.write_all(text.as_bytes())?;
         f.set_len(text.len() as u64)?;
-        f.sync_data()?;
+        if sync {
+            f.sync_data()?;
+        }
     }
     if exchange_files(&spare, file).is_ok() {
         return Ok(());
@@ -342,6 +358,18 @@ fn write_config_atomically(file: &std::path::Path, text: &str) -> std::io::Resul
 fn exchange_files(a: &std::path::Path, b: &std::path::Path) -> std::io::Result<()> {
     use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
     renameat2(AT_FDCWD, a, AT_FDCWD, b, RenameFlags::RENAME_EXCHANGE).map_err(std::io::Error::from)
+}
+
+/// Up to `max` keys of hash slot `slot` in `db` (expired ones not yet removed included):
+/// from the slot index, or by a scan where the database has none.
+pub fn keys_in_slot(db: &slotkv_keyspace::Db, slot: Slot, max: usize) -> Vec<&[u8]> {
+    db.keys_in_slot(slot, max).unwrap_or_else(|| {
+        db.iter(i64::MIN)
+            .map(|(k, _)| k)
+            .filter(|k| slotkv_keyslot::key_slot(k) == slot)
+            .take(max)
+            .collect()
+    })
 }
 
 /// Applies the effects of the state machine. `reply` sends on the link the input came from.
@@ -421,11 +449,12 @@ pub fn apply_effects(
                 let shared = shared.clone();
                 tokio::spawn(async move {
                     let mut core = shared.core.lock();
-                    let now = now_ms();
-                    let keys: Vec<slotkv_keyspace::Key> = core.ks.dbs[0]
-                        .iter(now)
-                        .filter(|(k, _)| slots.contains(&slotkv_keyslot::key_slot(k).get()))
-                        .map(|(k, _)| slotkv_keyspace::Key::from(k))
+                    let db = &core.ks.dbs[0];
+                    let keys: Vec<slotkv_keyspace::Key> = slots
+                        .iter()
+                        .filter_map(|s| Slot::new(u64::from(*s)))
+                        .flat_map(|s| keys_in_slot(db, s, usize::MAX))
+                        .map(Into::<slotkv_keyspace::Key>::into)
                         .collect();
                     for k in keys {
                         core.ks.dbs[0].remove(&k);

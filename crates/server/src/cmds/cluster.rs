@@ -79,6 +79,14 @@ fn changed(shell: &ClusterShell, st: &mut ClusterState) {
     shell.publish_view(st);
 }
 
+/// A slot migration state or owner changed by SETSLOT (MIGRATING/IMPORTING/STABLE, or NODE
+/// without an epoch bump): saved without waiting for the disk, as Redis does.
+fn migration_state_changed(shell: &ClusterShell, st: &mut ClusterState) {
+    st.update_state(now_ms());
+    shell.save_unsynced(st);
+    shell.publish_view(st);
+}
+
 fn readonly(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     shell(s)?;
     s.conn.readonly = true;
@@ -604,11 +612,7 @@ fn slot_arg(a: &[u8]) -> Result<Slot, CmdError> {
 fn countkeysinslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     shell(s)?;
     let slot = slot_arg(&args[2])?;
-    let now = s.data.now_ms;
-    let n = s.data.ks.dbs[0]
-        .iter(now)
-        .filter(|(k, _)| key_slot(k) == slot)
-        .count();
+    let n = crate::cluster::keys_in_slot(&s.data.ks.dbs[0], slot, usize::MAX).len();
     s.data.out.int(n as i64);
     Ok(())
 }
@@ -621,13 +625,8 @@ fn getkeysinslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         .filter(|n| (0..16384).contains(n))
         .ok_or_else(bad)?;
     let count = int(&args[3]).ok().filter(|n| *n >= 0).ok_or_else(bad)? as usize;
-    let now = s.data.now_ms;
-    let keys: Vec<_> = s.data.ks.dbs[0]
-        .iter(now)
-        .filter(|(k, _)| i64::from(key_slot(k).get()) == slot)
-        .take(count)
-        .map(|(k, _)| k)
-        .collect();
+    let slot = Slot::new(slot as u64).ok_or_else(bad)?;
+    let keys = crate::cluster::keys_in_slot(&s.data.ks.dbs[0], slot, count);
     s.data.out.array_len(keys.len());
     for k in keys {
         s.data.out.bulk(k);
@@ -736,6 +735,9 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(CmdError::err("Target node is not a master"));
         }
         st.migrations.migrating.insert(slot.get(), id);
+        migration_state_changed(&sh, &mut st);
+        s.data.out.ok();
+        return Ok(());
     } else if is(action, "importing") && args.len() == 5 {
         if st.owners[slot.index()] == Some(me) {
             return Err(CmdError::err(format!(
@@ -747,16 +749,21 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(CmdError::err("Target node is not a master"));
         }
         st.migrations.importing.insert(slot.get(), id);
+        migration_state_changed(&sh, &mut st);
+        s.data.out.ok();
+        return Ok(());
     } else if is(action, "stable") && args.len() == 4 {
         st.migrations.migrating.remove(&slot.get());
         st.migrations.importing.remove(&slot.get());
+        migration_state_changed(&sh, &mut st);
+        s.data.out.ok();
+        return Ok(());
     } else if is(action, "node") && args.len() == 5 {
         let id = lookup(&st, &args[4])?;
         if st.nodes[&id].is_replica() {
             return Err(CmdError::err("Target node is not a master"));
         }
-        let now = s.data.now_ms;
-        let keys_in_slot = s.data.ks.dbs[0].iter(now).any(|(k, _)| key_slot(k) == slot);
+        let keys_in_slot = !crate::cluster::keys_in_slot(&s.data.ks.dbs[0], slot, 1).is_empty();
         let slot_was_mine = st.owners[slot.index()] == Some(me);
         if slot_was_mine && id != me && keys_in_slot {
             return Err(CmdError::err(format!(
@@ -796,7 +803,9 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             "Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP",
         ));
     }
-    changed(&sh, &mut st);
+    // An ownership change without a new epoch or role: unsynced, as Redis does (the
+    // epoch bump and the role change above are synced).
+    migration_state_changed(&sh, &mut st);
     s.data.out.ok();
     Ok(())
 }
