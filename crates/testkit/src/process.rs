@@ -10,7 +10,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Write};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use nix::unistd::Pid;
 use crate::client::TestClient;
 use crate::ports::free_cluster_port;
 use crate::reply::Reply;
-use crate::tools::{find_program, run_redis_cli};
+use crate::tools::{find_program, run_redis_cli_at};
 use crate::wait::wait_for;
 
 /// How long a server gets to answer PING after it is spawned.
@@ -160,6 +160,8 @@ pub struct ServerBuilder {
     start_timeout: Duration,
     /// Ports to try before asking for free ones (lets unit tests force a collision).
     first_ports: Vec<u16>,
+    wrapper: Vec<OsString>,
+    host: IpAddr,
 }
 
 impl ServerBuilder {
@@ -186,6 +188,22 @@ impl ServerBuilder {
     /// port P with P+10000 free too is chosen, and a collision is retried on a new port.
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
+        self
+    }
+
+    /// Run the server through `prefix` (e.g. `ip netns exec NS`): the command becomes
+    /// `prefix... <binary> <args...>`. The prefix must exec the server rather than fork it,
+    /// so that the pid we hold and signal is the server's (the start checks INFO's
+    /// `process_id` against it).
+    pub fn wrapper<S: AsRef<OsStr>>(mut self, prefix: &[S]) -> Self {
+        self.wrapper = prefix.iter().map(|a| a.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Reach the server at `ip` instead of 127.0.0.1 (it must listen there, e.g. with
+    /// `bind`); [`ServerProcess::addr`], `client` and `cli` use it.
+    pub fn host(mut self, ip: IpAddr) -> Self {
+        self.host = ip;
         self
     }
 
@@ -222,18 +240,22 @@ impl ServerBuilder {
                 None if attempt <= self.first_ports.len() => self.first_ports[attempt - 1],
                 None => free_cluster_port(),
             };
-            let (child, log_start) = spawn(
-                &binary,
-                dir.path(),
-                &log_path,
+            let launch = Launch {
+                wrapper: &self.wrapper,
+                binary: &binary,
+                dir: dir.path(),
+                log_path: &log_path,
                 port,
-                self.config_file.as_deref(),
-                &args,
-            )?;
+                config_file: self.config_file.as_deref(),
+                args: &args,
+            };
+            let (child, log_start) = launch.spawn()?;
             let mut proc = ServerProcess {
+                wrapper: self.wrapper.clone(),
                 binary: binary.clone(),
                 config_file: self.config_file.clone(),
                 args: args.clone(),
+                host: self.host,
                 port,
                 dir: Some(dir),
                 log_path: log_path.clone(),
@@ -291,32 +313,46 @@ impl std::fmt::Display for StartError {
     }
 }
 
-fn spawn(
-    binary: &Path,
-    dir: &Path,
-    log_path: &Path,
+/// Everything one spawn of the server needs.
+struct Launch<'a> {
+    wrapper: &'a [OsString],
+    binary: &'a Path,
+    dir: &'a Path,
+    log_path: &'a Path,
     port: u16,
-    config_file: Option<&Path>,
-    args: &[OsString],
-) -> io::Result<(Child, u64)> {
-    let log = OpenOptions::new().create(true).append(true).open(log_path)?;
-    let mut cmd = Command::new(binary);
-    // The config file, if any, must be the first argument.
-    cmd.args(config_file)
-        .arg("--port")
-        .arg(port.to_string())
-        .args(args);
-    cmd.current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .env("RUST_BACKTRACE", "1");
-    append_log(log_path, &format!("testkit: starting {cmd:?}"))?;
-    let log_start = fs::metadata(log_path)?.len();
-    let child = cmd
-        .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("spawning {}: {e}", binary.display())))?;
-    Ok((child, log_start))
+    config_file: Option<&'a Path>,
+    args: &'a [OsString],
+}
+
+impl Launch<'_> {
+    /// Spawns the process; returns it and the length of the log before it started.
+    fn spawn(&self) -> io::Result<(Child, u64)> {
+        let log = OpenOptions::new().create(true).append(true).open(self.log_path)?;
+        let mut cmd = match self.wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(self.binary);
+                c
+            }
+            None => Command::new(self.binary),
+        };
+        // The config file, if any, must be the first argument.
+        cmd.args(self.config_file)
+            .arg("--port")
+            .arg(self.port.to_string())
+            .args(self.args);
+        cmd.current_dir(self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .env("RUST_BACKTRACE", "1");
+        append_log(self.log_path, &format!("testkit: starting {cmd:?}"))?;
+        let log_start = fs::metadata(self.log_path)?.len();
+        let child = cmd
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("spawning {}: {e}", self.binary.display())))?;
+        Ok((child, log_start))
+    }
 }
 
 fn append_log(log_path: &Path, line: &str) -> io::Result<()> {
@@ -332,10 +368,14 @@ fn tail(text: &str, lines: usize) -> String {
 /// A running server process; killed (SIGKILL) when dropped.
 #[derive(Debug)]
 pub struct ServerProcess {
+    /// Program and arguments the server runs under (empty: run it directly).
+    wrapper: Vec<OsString>,
     binary: PathBuf,
     config_file: Option<PathBuf>,
     /// Everything after `--port P`: the defaults, then the caller's.
     args: Vec<OsString>,
+    /// Where clients reach it (127.0.0.1 unless [`ServerBuilder::host`] said otherwise).
+    host: IpAddr,
     port: u16,
     /// `None` only transiently, while a failed attempt hands the dir to the next one.
     dir: Option<Dir>,
@@ -364,7 +404,7 @@ impl ServerProcess {
         Self::builder(binary).dir(dir).args(extra_args).start()
     }
 
-    /// All the options: dir, config file, fixed port, start timeout.
+    /// All the options: dir, config file, fixed port, start timeout, wrapper command, host.
     pub fn builder(binary: ServerBinary) -> ServerBuilder {
         ServerBuilder {
             binary,
@@ -374,6 +414,8 @@ impl ServerProcess {
             port: None,
             start_timeout: DEFAULT_START_TIMEOUT,
             first_ports: Vec::new(),
+            wrapper: Vec::new(),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
     }
 
@@ -386,9 +428,9 @@ impl ServerProcess {
         self.port + crate::ports::CLUSTER_BUS_PORT_OFFSET
     }
 
-    /// `127.0.0.1:<port>`
+    /// `<host>:<port>`: `127.0.0.1:<port>` unless the builder set another host.
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+        SocketAddr::from((self.host, self.port))
     }
 
     /// Pid of the current process (changes on restart).
@@ -415,13 +457,14 @@ impl ServerProcess {
     /// A new client connection.
     #[track_caller]
     pub fn client(&self) -> TestClient {
-        TestClient::connect(self.port)
+        let addr = self.addr();
+        TestClient::try_connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"))
     }
 
-    /// `redis-cli -p <port> args...`
+    /// `redis-cli -h <host> -p <port> args...`
     #[track_caller]
     pub fn cli<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
-        run_redis_cli(self.port, args)
+        run_redis_cli_at(self.addr(), args)
     }
 
     /// Sends `sig` to the server. Fails if it has already exited (and been reaped).
@@ -474,14 +517,16 @@ impl ServerProcess {
         self.stop();
         let deadline = Instant::now() + self.start_timeout;
         loop {
-            (self.child, self.log_start) = spawn(
-                &self.binary,
-                self.dir(),
-                &self.log_path,
-                self.port,
-                self.config_file.as_deref(),
-                &self.args,
-            )?;
+            (self.child, self.log_start) = Launch {
+                wrapper: &self.wrapper,
+                binary: &self.binary,
+                dir: self.dir(),
+                log_path: &self.log_path,
+                port: self.port,
+                config_file: self.config_file.as_deref(),
+                args: &self.args,
+            }
+            .spawn()?;
             self.exit = None;
             match self.wait_ready() {
                 Ok(()) => return Ok(()),

@@ -1,6 +1,7 @@
 //! Finding external programs (redis-server, redis-cli) and running them with a deadline.
 
 use std::io::{self, Read};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::Duration;
@@ -33,9 +34,16 @@ pub fn redis_cli_path() -> PathBuf {
 /// Panics if it cannot be started or runs longer than [`REDIS_CLI_TIMEOUT`].
 #[track_caller]
 pub fn run_redis_cli<S: AsRef<std::ffi::OsStr>>(port: u16, args: &[S]) -> Output {
+    run_redis_cli_at(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), args)
+}
+
+/// [`run_redis_cli`] against any address: `redis-cli -h <ip> -p <port> <args...>`.
+#[track_caller]
+pub fn run_redis_cli_at<S: AsRef<std::ffi::OsStr>>(addr: SocketAddr, args: &[S]) -> Output {
     let mut cmd = Command::new(redis_cli_path());
-    cmd.args(["-h", "127.0.0.1", "-p", &port.to_string()]).args(args);
-    run_with_timeout(&mut cmd, REDIS_CLI_TIMEOUT).unwrap_or_else(|e| panic!("redis-cli -p {port}: {e}"))
+    cmd.args(["-h", &addr.ip().to_string(), "-p", &addr.port().to_string()])
+        .args(args);
+    run_with_timeout(&mut cmd, REDIS_CLI_TIMEOUT).unwrap_or_else(|e| panic!("redis-cli -h {addr}: {e}"))
 }
 
 /// Runs `cmd` with stdin closed and stdout/stderr captured; kills it and returns
@@ -67,6 +75,14 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> io::Result<Outp
         stdout,
         stderr,
     })
+}
+
+/// Prints `SKIPPED: <reason>` to the process's stderr directly, not through `eprintln!`,
+/// which libtest captures and shows only for failing tests: a test that cannot run here
+/// says why in every run's output, then returns, instead of passing silently.
+pub fn print_skipped(reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr().lock(), "SKIPPED: {reason}");
 }
 
 fn drain<R: Read>(r: Option<&mut R>) -> Vec<u8> {

@@ -4,6 +4,7 @@
 //! the new one; a manual failover swaps a master and its replica. Every wait is bounded
 //! polling. The cluster helpers here are shared with `faults`.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::{bulk_text, info_field, start_node_with_timeout};
@@ -15,7 +16,8 @@ pub(super) const NODE_TIMEOUT_MS: u64 = 2000;
 #[derive(Debug, Clone)]
 pub(super) struct NodeLine {
     pub id: String,
-    pub port: u16,
+    /// The node's address (0.0.0.0:port while it has none).
+    pub addr: SocketAddr,
     pub flags: Vec<String>,
     pub master: String,
     pub slots: Vec<String>,
@@ -38,11 +40,11 @@ pub(super) fn cluster_nodes(c: &mut TestClient) -> Vec<NodeLine> {
             if f.len() < 8 {
                 return None;
             }
-            let addr = f[1].split('@').next()?;
-            let port = addr.rsplit(':').next()?.parse().ok()?;
+            let (ip, port) = f[1].split('@').next()?.rsplit_once(':')?;
+            let ip = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
             Some(NodeLine {
                 id: f[0].to_string(),
-                port,
+                addr: SocketAddr::new(ip, port.parse().ok()?),
                 flags: f[2].split(',').map(str::to_string).collect(),
                 master: f[3].to_string(),
                 slots: f[8..].iter().map(|s| s.to_string()).collect(),
@@ -54,11 +56,18 @@ pub(super) fn cluster_nodes(c: &mut TestClient) -> Vec<NodeLine> {
 /// Six nodes with a short node timeout, joined by `redis-cli --cluster create` with one
 /// replica per master; returns once every node reports cluster_state:ok.
 pub(super) fn six_node_cluster(base: &std::path::Path) -> Vec<ServerProcess> {
-    let nodes: Vec<ServerProcess> = (0..6)
-        .map(|_| start_node_with_timeout(base, NODE_TIMEOUT_MS))
-        .collect();
+    create_six_node_cluster(
+        (0..6)
+            .map(|_| start_node_with_timeout(base, NODE_TIMEOUT_MS))
+            .collect(),
+    )
+}
+
+/// Joins six started nodes with `redis-cli --cluster create` (one replica per master, at
+/// the nodes' own addresses) and returns them once every node reports cluster_state:ok.
+pub(super) fn create_six_node_cluster(nodes: Vec<ServerProcess>) -> Vec<ServerProcess> {
     let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
-    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
+    args.extend(nodes.iter().map(|n| n.addr().to_string()));
     args.extend(["--cluster-replicas".into(), "1".into(), "--cluster-yes".into()]);
     let out = std::process::Command::new(slotkv_testkit::redis_cli_path())
         .args(&args)
@@ -77,7 +86,7 @@ pub(super) fn six_node_cluster(base: &std::path::Path) -> Vec<ServerProcess> {
                     && cluster_nodes(&mut c).iter().filter(|l| l.has("slave")).count() == 3
             }),
             "node {} never settled:\n{}",
-            n.port(),
+            n.addr(),
             bulk_text(c.cmd(&["CLUSTER", "NODES"]))
         );
     }
@@ -88,27 +97,26 @@ pub(super) fn six_node_cluster(base: &std::path::Path) -> Vec<ServerProcess> {
 pub(super) fn master_and_replica_of(nodes: &[ServerProcess], key: &str) -> (usize, usize) {
     let mut c = nodes[0].client();
     let lines = cluster_nodes(&mut c);
-    let master_port = nodes
+    let master = nodes
         .iter()
-        .map(|n| n.port())
-        .find(|&p| {
-            let mut c = TestClient::connect(p);
-            matches!(c.cmd(&["GET", key]), Reply::Nil | Reply::Bulk(_))
-        })
+        .position(|n| matches!(n.client().cmd(&["GET", key]), Reply::Nil | Reply::Bulk(_)))
         .expect("some node serves the key");
     let master_id = lines
         .iter()
-        .find(|l| l.port == master_port)
+        .find(|l| l.addr == nodes[master].addr())
         .expect("master line")
         .id
         .clone();
-    let replica_port = lines
+    let replica_addr = lines
         .iter()
         .find(|l| l.master == master_id)
         .expect("the master has a replica")
-        .port;
-    let idx = |port: u16| nodes.iter().position(|n| n.port() == port).expect("known port");
-    (idx(master_port), idx(replica_port))
+        .addr;
+    let replica = nodes
+        .iter()
+        .position(|n| n.addr() == replica_addr)
+        .expect("known address");
+    (master, replica)
 }
 
 pub(super) fn myid(n: &ServerProcess) -> String {
@@ -259,8 +267,8 @@ pub(super) fn assert_failover_seen(
                     && new_ok
                     && info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
             }),
-            "node {i} (port {}) does not show the failover:\n{}",
-            n.port(),
+            "node {i} ({}) does not show the failover:\n{}",
+            n.addr(),
             bulk_text(c.cmd(&["CLUSTER", "NODES"]))
         );
     }
@@ -282,7 +290,7 @@ pub(super) fn assert_rejoined_as_replica(nodes: &[ServerProcess], old_id: &str, 
                 }) && info_field(&mut c, &["CLUSTER", "INFO"], "cluster_state").as_deref() == Some("ok")
             }),
             "node {} does not show the old master as a replica of the new one:\n{}\n{}",
-            n.port(),
+            n.addr(),
             bulk_text(c.cmd(&["CLUSTER", "NODES"])),
             bulk_text(c.cmd(&["CLUSTER", "INFO"]))
         );
@@ -417,23 +425,23 @@ fn mixed_cluster_fails_over_both_ways() {
         );
     }
     let is_redis = |i: usize| i.is_multiple_of(2);
-    let idx = |port: u16| nodes.iter().position(|n| n.port() == port).expect("port");
+    let idx = |addr: SocketAddr| nodes.iter().position(|n| n.addr() == addr).expect("address");
     // Make sure a slotkv master has a redis replica: move a redis replica there if needed.
     let lines = cluster_nodes(&mut nodes[0].client());
-    let master_of = |l: &NodeLine| lines.iter().find(|m| m.id == l.master).map(|m| idx(m.port));
+    let master_of = |l: &NodeLine| lines.iter().find(|m| m.id == l.master).map(|m| idx(m.addr));
     let has_mixed = |want_redis_master: bool| {
         lines.iter().filter(|l| l.has("slave")).any(|r| {
             master_of(r)
-                .is_some_and(|m| is_redis(m) == want_redis_master && is_redis(idx(r.port)) != is_redis(m))
+                .is_some_and(|m| is_redis(m) == want_redis_master && is_redis(idx(r.addr)) != is_redis(m))
         })
     };
     if !has_mixed(false) {
         let redis_replica = lines
             .iter()
-            .find(|r| r.has("slave") && is_redis(idx(r.port)) && master_of(r).is_some_and(is_redis));
-        let slotkv_master = lines.iter().find(|m| m.has("master") && !is_redis(idx(m.port)));
+            .find(|r| r.has("slave") && is_redis(idx(r.addr)) && master_of(r).is_some_and(is_redis));
+        let slotkv_master = lines.iter().find(|m| m.has("master") && !is_redis(idx(m.addr)));
         if let (Some(r), Some(m)) = (redis_replica, slotkv_master) {
-            let (r, m_id) = (idx(r.port), m.id.clone());
+            let (r, m_id) = (idx(r.addr), m.id.clone());
             nodes[r].client().cmd_ok(&["CLUSTER", "REPLICATE", &m_id]);
             let r_id = myid(&nodes[r]);
             for n in &nodes {
@@ -457,7 +465,7 @@ fn mixed_cluster_fails_over_both_ways() {
         .filter(|l| l.has("slave"))
         .map(|r| {
             let m = lines.iter().find(|l| l.id == r.master).expect("master line");
-            (idx(m.port), idx(r.port))
+            (idx(m.addr), idx(r.addr))
         })
         .filter(|(m, r)| is_redis(*m) != is_redis(*r))
         .collect();

@@ -2,18 +2,19 @@
 //! CLUSTERLINK KILL, as in Redis 7.0, and slotkv's own CLUSTER-ISOLATE) answer like Redis
 //! and do what they say; a master cut off from every other node by a bus partition stops
 //! taking writes after the node timeout while the majority promotes its replica, and
-//! rejoins as a replica once healed; counters incremented under `WAIT 1` by several clients
+//! rejoins as a replica once healed (the scenario, `isolated_master_fails_over_and_heals`, is
+//! shared with `netns`, which cuts the network instead of the bus); counters incremented under `WAIT 1` by several clients
 //! through a kill -9 failover lose no acknowledged increment (in the spirit of Redis's
 //! consistency-test.rb). Figures are printed; run with `--nocapture` to see them.
 
 use std::collections::HashMap;
-use std::process::Command;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slotkv_keyslot::key_slot;
-use slotkv_testkit::{wait_until, Reply, ServerBinary, ServerProcess, Signal, TestClient};
+use slotkv_testkit::{run_redis_cli_at, wait_until, Reply, ServerBinary, ServerProcess, Signal, TestClient};
 
 use super::client::ClusterClient;
 use super::failover::{
@@ -152,11 +153,8 @@ fn slot_in(ranges: &[String], slot: u16) -> bool {
 }
 
 /// The real redis-cli's verdict: every node agrees on one owner per slot, all covered.
-fn assert_cluster_check_clean(port: u16) {
-    let out = Command::new(slotkv_testkit::redis_cli_path())
-        .args(["--cluster", "check", &format!("127.0.0.1:{port}")])
-        .output()
-        .expect("redis-cli --cluster check");
+pub(super) fn assert_cluster_check_clean(addr: SocketAddr) {
+    let out = run_redis_cli_at(addr, &["--cluster", "check", &addr.to_string()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("[OK] All nodes agree about slots configuration.")
@@ -223,63 +221,136 @@ fn bus_partition_fails_over_the_isolated_master_and_heals() {
     );
     drop(sub);
 
+    let shard = foo_shard_with_acknowledged_write(&nodes);
+    let mut mc = nodes[shard.m].client();
+    println!(
+        "partition method: DEBUG CLUSTER-ISOLATE on the minority node (cluster bus only; \
+         network namespaces are not used)"
+    );
+    let mut isolate: Vec<&str> = vec!["DEBUG", "CLUSTER-ISOLATE"];
+    isolate.extend(ids.iter().filter(|id| **id != shard.old_id).map(String::as_str));
+    let figures = isolated_master_fails_over_and_heals(
+        &nodes,
+        &shard,
+        || {
+            let reply = nodes[shard.m].client().cmd(&isolate);
+            assert_eq!(reply, status("OK"), "could not partition the cluster: {reply:?}");
+        },
+        || {
+            let reply = nodes[shard.m].client().cmd(&["DEBUG", "CLUSTER-ISOLATE", "NONE"]);
+            assert_eq!(reply, status("OK"), "could not heal the partition: {reply:?}");
+        },
+    );
+    // The hook cuts the bus only: the replica kept replicating from the isolated master
+    // until its promotion, so what the minority accepted may have survived.
+    let survived = present_keys(&mut mc, &figures.minority_writes).len();
+    println!(
+        "{figures}; {survived} of the {} writes the minority master accepted survived the \
+         resync",
+        figures.minority_writes.len()
+    );
+}
+
+/// What [`isolated_master_fails_over_and_heals`] measured.
+pub(super) struct PartitionFigures {
+    /// From the cut to the isolated master's first CLUSTERDOWN.
+    pub refused_after: Duration,
+    /// From the cut to the promoted replica's first accepted write.
+    pub promoted_after: Duration,
+    /// From the heal until every node shows the old master as a replica and is ok.
+    pub converged_after: Duration,
+    /// Keys the isolated master accepted (SET) between the cut and its refusal.
+    pub minority_writes: Vec<String>,
+}
+
+impl std::fmt::Display for PartitionFigures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "partition: isolated master refused writes {:?} after the cut, replica promoted \
+             after {:?}; healed cluster converged in {:?}",
+            self.refused_after, self.promoted_after, self.converged_after
+        )
+    }
+}
+
+/// The partition scenario shared by the bus-hook and network-namespace tests: `cut` isolates
+/// the master of "foo" (`shard.m`) from every other node (its replica stays with the
+/// majority; the test still reaches every node). The isolated master keeps taking writes
+/// for a while, then refuses them with CLUSTERDOWN; the majority promotes the replica, which
+/// serves the acknowledged "foo". After `heal` every node shows the old master as a replica
+/// of the new one, `redis-cli --cluster check` is clean and the old master has resynced.
+pub(super) fn isolated_master_fails_over_and_heals(
+    nodes: &[ServerProcess],
+    shard: &FooShard,
+    cut: impl FnOnce(),
+    heal: impl FnOnce(),
+) -> PartitionFigures {
     let FooShard {
         m,
         r,
         old_id,
         new_id,
         slots_of_old,
-    } = foo_shard_with_acknowledged_write(&nodes);
+    } = shard;
+    let (m, r) = (*m, *r);
     let mut mc = nodes[m].client();
     let mut rc = nodes[r].client();
-
-    println!(
-        "partition method: DEBUG CLUSTER-ISOLATE on the minority node (cluster bus only; \
-         network namespaces are not used)"
-    );
-    let mut isolate: Vec<&str> = vec!["DEBUG", "CLUSTER-ISOLATE"];
-    isolate.extend(ids.iter().filter(|id| **id != old_id).map(String::as_str));
-    let reply = mc.cmd(&isolate);
-    assert_eq!(reply, status("OK"), "could not partition the cluster: {reply:?}");
-    let cut = Instant::now();
+    cut();
+    let cut_at = Instant::now();
     // Within the node timeout the minority master still takes writes, as Redis's does.
-    assert_eq!(mc.cmd(&["SET", "{foo}minority", "1"]), status("OK"));
+    let mut minority_writes = vec!["{foo}minority:0".to_string()];
+    assert_eq!(mc.cmd(&["SET", &minority_writes[0], "1"]), status("OK"));
     assert!(
-        wait_until(Duration::from_secs(15), || matches!(
-            mc.cmd(&["SET", "{foo}minority", "2"]),
-            Reply::Error(e) if e.starts_with("CLUSTERDOWN")
-        )),
+        wait_until(Duration::from_secs(15), || {
+            let key = format!("{{foo}}minority:{}", minority_writes.len());
+            match mc.cmd(&["SET", &key, "1"]) {
+                Reply::Status(s) if s == "OK" => {
+                    minority_writes.push(key);
+                    false
+                }
+                Reply::Error(e) => e.starts_with("CLUSTERDOWN"),
+                _ => false,
+            }
+        }),
         "the isolated master kept accepting writes:\n{}",
         bulk_text(mc.cmd(&["CLUSTER", "NODES"]))
     );
-    let refused_after = cut.elapsed();
+    let refused_after = cut_at.elapsed();
     assert!(
         refused_after >= Duration::from_millis(NODE_TIMEOUT_MS / 4),
         "the isolated master refused writes too early: {refused_after:?}"
     );
     wait_write_accepted(&mut rc, "{foo}after");
-    let promoted_after = cut.elapsed();
-    assert_failover_seen(&nodes, m, &old_id, &new_id, &slots_of_old);
+    let promoted_after = cut_at.elapsed();
+    assert_failover_seen(nodes, m, old_id, new_id, slots_of_old);
     assert_eq!(rc.cmd(&["GET", "foo"]), Reply::Bulk(b"before".to_vec()));
     assert!(matches!(
         mc.cmd(&["GET", "foo"]),
         Reply::Error(e) if e.starts_with("CLUSTERDOWN")
     ));
 
-    assert_eq!(mc.cmd(&["DEBUG", "CLUSTER-ISOLATE", "NONE"]), status("OK"));
+    heal();
     let healed = Instant::now();
-    assert_rejoined_as_replica(&nodes, &old_id, &new_id);
-    let rejoined_after = healed.elapsed();
-    assert_cluster_check_clean(nodes[m].port());
+    assert_rejoined_as_replica(nodes, old_id, new_id);
+    let converged_after = healed.elapsed();
+    assert_cluster_check_clean(nodes[m].addr());
     assert_follows_new_master(&mut mc, &[("{foo}after", "1"), ("foo", "before")]);
-    // The hook cuts the bus only: the replica kept replicating from the isolated master
-    // until its promotion, so what the minority accepted may have survived.
-    let minority_write = mc.cmd(&["GET", "{foo}minority"]);
-    println!(
-        "partition: isolated master refused writes {refused_after:?} after the cut, replica \
-         promoted after {promoted_after:?}; healed cluster converged in {rejoined_after:?}; \
-         the minority master's last accepted write reads {minority_write:?} after the resync"
-    );
+    PartitionFigures {
+        refused_after,
+        promoted_after,
+        converged_after,
+        minority_writes,
+    }
+}
+
+/// Those of `keys` that the node behind `c` holds (reads are allowed on a replica).
+pub(super) fn present_keys(c: &mut TestClient, keys: &[String]) -> Vec<String> {
+    c.cmd_ok(&["READONLY"]);
+    keys.iter()
+        .filter(|k| matches!(c.cmd(&["GET", k.as_str()]), Reply::Bulk(_)))
+        .cloned()
+        .collect()
 }
 
 /// What one client task of the consistency test saw.
@@ -319,13 +390,13 @@ fn acknowledged_writes_survive_a_master_crash() {
     let mut nodes = six_node_cluster(base.path());
     let lines: Vec<NodeLine> = cluster_nodes(&mut nodes[0].client());
     for l in lines.iter().filter(|l| l.has("slave")) {
-        let n = nodes.iter().find(|n| n.port() == l.port).expect("replica node");
+        let n = nodes.iter().find(|n| n.addr() == l.addr).expect("replica node");
         wait_replica_synced(&mut n.client());
     }
     let (m, r) = master_and_replica_of(&nodes, "foo");
     let (old_id, new_id) = (myid(&nodes[m]), myid(&nodes[r]));
     let victim_slots = slots_of(&lines, &old_id);
-    let seeds: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+    let seeds: Vec<String> = nodes.iter().map(|n| n.addr().to_string()).collect();
 
     let stop = Arc::new(AtomicBool::new(false));
     let acked_total = Arc::new(AtomicU64::new(0));

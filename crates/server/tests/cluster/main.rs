@@ -6,6 +6,7 @@
 mod client;
 mod faults;
 mod migrate;
+mod netns;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -38,22 +39,31 @@ fn start_node_with_timeout(dir: &std::path::Path, node_timeout_ms: u64) -> Serve
 }
 
 fn start_node_of(binary: ServerBinary, dir: &std::path::Path, node_timeout_ms: u64) -> ServerProcess {
+    cluster_node(binary, dir, node_timeout_ms, "").start()
+}
+
+/// A cluster node's builder: its own folder under `dir` and config file, as in the
+/// tutorial, with `extra_conf` appended to the file; DEBUG is enabled for the fault hooks
+/// (`faults`).
+fn cluster_node(
+    binary: ServerBinary,
+    dir: &std::path::Path,
+    node_timeout_ms: u64,
+    extra_conf: &str,
+) -> slotkv_testkit::ServerBuilder {
     let port = free_cluster_port();
     let node_dir = dir.join(port.to_string());
     std::fs::create_dir_all(&node_dir).expect("node dir");
-    // One config file per node, as in the tutorial; DEBUG is enabled for the fault hooks
-    // (`faults`).
     let conf = node_dir.join(format!("redis-{port}.conf"));
     std::fs::write(
         &conf,
-        format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout {node_timeout_ms}\nappendonly no\nsave \"\"\nenable-debug-command yes\n"),
+        format!("port {port}\ncluster-enabled yes\ncluster-config-file nodes-{port}.conf\ncluster-node-timeout {node_timeout_ms}\nappendonly no\nsave \"\"\nenable-debug-command yes\n{extra_conf}"),
     )
     .expect("config");
     ServerProcess::builder(binary)
         .dir(&node_dir)
         .config_file(&conf)
         .port(port)
-        .start()
 }
 
 fn bulk_text(r: Reply) -> String {
