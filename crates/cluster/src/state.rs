@@ -1293,8 +1293,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn meet_handshake_and_slot_gossip() {
+    /// Two masters with half the slots each (config epochs 1 and 2), met and gossiped.
+    fn two_masters() -> (ClusterState, ClusterState) {
         let mut a = node(7000);
         let mut b = node(7001);
         for s in 0..8192 {
@@ -1309,6 +1309,12 @@ mod tests {
         for t in 0..5 {
             exchange(&mut a, &mut b, 100 * t);
         }
+        (a, b)
+    }
+
+    #[test]
+    fn meet_handshake_and_slot_gossip() {
+        let (mut a, mut b) = two_masters();
         assert!(a.nodes.contains_key(&b.myself), "a learned b's real id");
         assert!(b.nodes.contains_key(&a.myself), "b learned a's id");
         assert_eq!(a.owners[10000], Some(b.myself));
@@ -1323,18 +1329,7 @@ mod tests {
 
     #[test]
     fn a_master_back_from_a_minority_waits_the_rejoin_delay() {
-        let mut a = node(7000);
-        let mut b = node(7001);
-        for s in 0..8192 {
-            a.assign_slot(Slot::new(s).unwrap(), Some(a.myself));
-        }
-        for s in 8192..16384 {
-            b.assign_slot(Slot::new(s).unwrap(), Some(b.myself));
-        }
-        assert!(a.meet("127.0.0.1", 7001, 17001, 0));
-        for t in 0..5 {
-            exchange(&mut a, &mut b, 100 * t);
-        }
+        let (mut a, b) = two_masters();
         let t0 = 10_000;
         a.update_state(t0);
         assert!(a.state_ok);

@@ -208,27 +208,23 @@ fn call_inner(
         reply_error(&mut core.rest, out, &e);
         return;
     }
-    if spec.has(flags::WRITE) && crate::replication::refuse_write(&core.rest, shared, conn.id) {
-        if let Some(m) = conn.multi.as_mut() {
-            m.errored = true;
+    if spec.has(flags::WRITE) {
+        // A write a replica or a master short of good replicas refuses (in MULTI the
+        // transaction then aborts at EXEC).
+        let refused = if crate::replication::refuse_write(&core.rest, shared, conn.id) {
+            Some(crate::replication::READONLY_ERR)
+        } else if !conn.obey && core.rest.replication.too_few_good_replicas(now_ms) {
+            Some(crate::replication::NOREPLICAS_ERR)
+        } else {
+            None
+        };
+        if let Some(e) = refused {
+            if let Some(m) = conn.multi.as_mut() {
+                m.errored = true;
+            }
+            reply_error(&mut core.rest, out, &CmdError::Raw(e.into()));
+            return;
         }
-        reply_error(
-            &mut core.rest,
-            out,
-            &CmdError::Raw(crate::replication::READONLY_ERR.into()),
-        );
-        return;
-    }
-    if spec.has(flags::WRITE) && !conn.obey && core.rest.replication.too_few_good_replicas(now_ms) {
-        if let Some(m) = conn.multi.as_mut() {
-            m.errored = true;
-        }
-        reply_error(
-            &mut core.rest,
-            out,
-            &CmdError::Raw(crate::replication::NOREPLICAS_ERR.into()),
-        );
-        return;
     }
     if conn.multi.is_some() && !runs_inside_multi(spec.name) {
         if let Some(m) = conn.multi.as_mut() {
