@@ -190,7 +190,12 @@ fn call_inner(
     }
     if !conn.obey && shared.cluster.get().is_some() {
         if let Err(e) = crate::cluster::route::check(shared, core, conn, spec, args) {
-            if let Some(m) = conn.multi.as_mut() {
+            if spec.name == "exec" {
+                // A redirected transaction is discarded (Redis's discardTransaction).
+                if conn.multi.take().is_some() {
+                    crate::cmds::multi::unwatch_all(&mut core.rest, conn);
+                }
+            } else if let Some(m) = conn.multi.as_mut() {
                 m.errored = true;
             }
             reply_error(&mut core.rest, out, &e);

@@ -12,7 +12,9 @@ use crate::exec::ConnState;
 use crate::shared::{Core, Shared};
 use crate::table::Spec;
 
-/// Decides whether this node serves the command. `Ok(())` = execute here.
+/// Decides whether this node serves the command. `Ok(())` = execute here. EXEC is routed
+/// as one request made of every queued command's keys, as Redis does: a transaction whose
+/// keys moved since they were queued gets MOVED/ASK/TRYAGAIN, one spanning slots CROSSSLOT.
 pub fn check(
     shared: &Shared,
     core: &mut Core,
@@ -20,21 +22,71 @@ pub fn check(
     spec: &Spec,
     args: &[Bytes],
 ) -> Result<(), CmdError> {
+    if shared.cluster.get().is_none() {
+        return Ok(());
+    }
+    if spec.name == "exec" {
+        let Some(m) = &conn.multi else {
+            return Ok(());
+        };
+        let mut keys: Vec<&[u8]> = Vec::new();
+        let mut is_write = false;
+        for q in &m.queued {
+            if let Ok(qs) = shared.table.resolve(q) {
+                is_write |= qs.has(flags::WRITE);
+                keys.extend(qs.key_positions(q).into_iter().map(|p| &q[p][..]));
+            }
+        }
+        let request = Request {
+            keys,
+            is_write,
+            shard_pubsub: false,
+            migrate: false,
+            asking_command: false,
+        };
+        return route(shared, core, conn, &request);
+    }
+    let request = Request {
+        keys: spec
+            .key_positions(args)
+            .into_iter()
+            .map(|p| &args[p][..])
+            .collect(),
+        is_write: spec.has(flags::WRITE),
+        shard_pubsub: matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish"),
+        migrate: spec.name == "migrate",
+        asking_command: spec.has(flags::ASKING),
+    };
+    route(shared, core, conn, &request)
+}
+
+/// What routing needs to know of a request (one command, or a whole transaction).
+struct Request<'a> {
+    keys: Vec<&'a [u8]>,
+    is_write: bool,
+    /// SSUBSCRIBE / SUNSUBSCRIBE / SPUBLISH: shard channels, not keys.
+    shard_pubsub: bool,
+    /// MIGRATE, which moves keys freely while their slot is open.
+    migrate: bool,
+    /// A command that acts as if ASKING was sent (RESTORE-ASKING).
+    asking_command: bool,
+}
+
+fn route(shared: &Shared, core: &mut Core, conn: &ConnState, request: &Request<'_>) -> Result<(), CmdError> {
     let Some(shell) = shared.cluster.get() else {
         return Ok(());
     };
-    let positions = spec.key_positions(args);
+    let positions = &request.keys;
     if positions.is_empty() {
         return Ok(());
     }
     let view = shell.view.load();
     // All keys in one slot; `multiple_keys` only counts distinct keys (Redis's rule for
     // TRYAGAIN on the importing side).
-    let first = &args[positions[0]];
+    let first = positions[0];
     let slot = key_slot(first).get();
     let mut multiple_keys = false;
-    for &p in &positions[1..] {
-        let k = &args[p];
+    for &k in &positions[1..] {
         if k != first {
             if key_slot(k).get() != slot {
                 return Err(CmdError::Raw(
@@ -44,8 +96,7 @@ pub fn check(
             multiple_keys = true;
         }
     }
-    let is_write = spec.has(flags::WRITE);
-    let shard_pubsub = matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish");
+    let (is_write, shard_pubsub) = (request.is_write, request.shard_pubsub);
     let Some(owner) = view.owner(slot) else {
         return Err(CmdError::Raw("CLUSTERDOWN Hash slot not served".into()));
     };
@@ -60,8 +111,8 @@ pub fn check(
     if (migrating_to.is_some() || importing) && !shard_pubsub {
         let now = crate::log::now_ms();
         let db = &mut core.ks.dbs[0];
-        for &p in &positions {
-            if db.exists(&args[p], now) {
+        for &k in positions {
+            if db.exists(k, now) {
                 existing += 1;
             } else {
                 missing += 1;
@@ -85,7 +136,7 @@ pub fn check(
         }
     }
     // MIGRATE moves keys freely while the slot is open, in either direction.
-    if (migrating_to.is_some() || importing) && spec.name == "migrate" {
+    if (migrating_to.is_some() || importing) && request.migrate {
         return Ok(());
     }
     if let Some(target) = migrating_to {
@@ -97,7 +148,7 @@ pub fn check(
             return Err(CmdError::Raw(format!("ASK {slot} {}", target.addr)));
         }
     }
-    if importing && (conn.asking || spec.has(flags::ASKING)) {
+    if importing && (conn.asking || request.asking_command) {
         if multiple_keys && missing > 0 {
             return Err(tryagain());
         }

@@ -115,6 +115,28 @@ fn manual_slot_migration_ask_tryagain_asking() {
         }
     }
 
+    // Transactions are routed as a whole at EXEC: commands of two slots, even both served
+    // here, get CROSSSLOT; one queued before its slot moves gets MOVED (and is discarded).
+    let mut t = nodes[src].client();
+    let other = (0..1000)
+        .map(|i| format!("{{t{i}}}"))
+        .find(|k| key_slot(k.as_bytes()).get() != slot && t.cmd(&["GET", k]) == Reply::Nil)
+        .expect("another key served by the source");
+    t.cmd_ok(&["MULTI"]);
+    assert_eq!(t.cmd(&["SET", &key(0), "x"]), Reply::Status("QUEUED".into()));
+    assert_eq!(t.cmd(&["SET", &other, "x"]), Reply::Status("QUEUED".into()));
+    assert_eq!(
+        t.cmd(&["EXEC"]),
+        Reply::Error("CROSSSLOT Keys in request don't hash to the same slot".into())
+    );
+    assert_eq!(
+        t.cmd(&["GET", &key(0)]),
+        Reply::bulk("v0"),
+        "the transaction was discarded"
+    );
+    t.cmd_ok(&["MULTI"]);
+    assert_eq!(t.cmd(&["SET", &key(0), "late"]), Reply::Status("QUEUED".into()));
+
     // Open the slot on both sides.
     nodes[dst]
         .client()
@@ -241,6 +263,11 @@ fn manual_slot_migration_ask_tryagain_asking() {
     for i in 0..20 {
         assert_eq!(d.cmd(&["GET", &key(i)]), Reply::bulk(format!("v{i}")));
     }
+    // The transaction queued on the source before the move: MOVED at EXEC, nothing ran,
+    // and the client is out of MULTI.
+    assert_eq!(t.cmd(&["EXEC"]), Reply::Error(format!("MOVED {slot} {dst_addr}")));
+    assert_eq!(d.cmd(&["GET", &key(0)]), Reply::bulk("v0"));
+    assert_eq!(t.cmd(&["GET", &other]), Reply::Nil);
     assert_eq!(
         s.cmd(&["GET", &key(3)]),
         Reply::Error(format!("MOVED {slot} {dst_addr}"))
