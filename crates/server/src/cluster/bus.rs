@@ -180,11 +180,18 @@ async fn run_link(
                     if shell.is_isolated(&sender) || link.outbound.is_some_and(|n| shell.is_isolated(&n)) {
                         continue;
                     }
-                    if link_id.is_none() && inbound_of != Some(sender) {
+                    if link_id.is_none() {
+                        // (Re-)register this link as the sender's inbound link: another link
+                        // from the same sender that closed (a handshake duplicate) may have
+                        // taken the entry away.
                         let mut inbound = shell.inbound.lock();
-                        forget_inbound(&mut inbound, inbound_of, &close);
-                        inbound.insert(sender, close.clone());
-                        inbound_of = Some(sender);
+                        let registered = inbound_of == Some(sender)
+                            && inbound.get(&sender).is_some_and(|c| Arc::ptr_eq(c, &close));
+                        if !registered {
+                            forget_inbound(&mut inbound, inbound_of, &close);
+                            inbound.insert(sender, close.clone());
+                            inbound_of = Some(sender);
+                        }
                     }
                     let mut state = shell.state.lock();
                     let before_ok = state.state_ok;

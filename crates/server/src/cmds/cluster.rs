@@ -691,18 +691,24 @@ fn saveconfig(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
 fn links(s: &mut SrvCtx<'_>, _args: &[Bytes]) -> CmdResult {
     let sh = shell(s)?;
     let st = sh.state.lock();
-    let mut up: Vec<&Node> = st
-        .nodes
-        .values()
-        .filter(|n| n.id != st.myself && n.link_up)
+    let inbound: std::collections::HashSet<NodeId> = sh.inbound.lock().keys().copied().collect();
+    let mut peers: Vec<&Node> = st.nodes.values().filter(|n| n.id != st.myself).collect();
+    peers.sort_by_key(|n| n.id);
+    // Per node, the link to it then the link from it, as Redis lists them.
+    let links: Vec<(&Node, &str)> = peers
+        .into_iter()
+        .flat_map(|n| {
+            let to = n.link_up.then_some((n, "to"));
+            let from = inbound.contains(&n.id).then_some((n, "from"));
+            to.into_iter().chain(from)
+        })
         .collect();
-    up.sort_by_key(|n| n.id);
     let out = &mut *s.data.out;
-    out.array_len(up.len());
-    for n in up {
+    out.array_len(links.len());
+    for (n, direction) in links {
         out.map_len(6);
         out.bulk(b"direction");
-        out.bulk(b"to");
+        out.bulk(direction.as_bytes());
         out.bulk(b"node");
         out.bulk(n.id.as_str().as_bytes());
         out.bulk(b"create-time");

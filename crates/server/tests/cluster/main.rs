@@ -356,6 +356,28 @@ print("ok")
         "redis-py failed: {}",
         String::from_utf8_lossy(&py.stderr)
     );
+    // CLUSTER LINKS lists the link to and the link from every peer, as Redis 7.0 does.
+    for n in &nodes {
+        let mut c = n.client();
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                let Reply::Array(links) = c.cmd(&["CLUSTER", "LINKS"]) else {
+                    return false;
+                };
+                let dirs: Vec<String> = links
+                    .iter()
+                    .filter_map(|l| match l {
+                        Reply::Array(kv) => kv.get(1).and_then(|d| d.as_str()).map(String::from),
+                        _ => None,
+                    })
+                    .collect();
+                dirs.len() == 4 && dirs.iter().filter(|d| *d == "to").count() == 2
+            }),
+            "CLUSTER LINKS on {}: {}",
+            n.port(),
+            c.cmd(&["CLUSTER", "LINKS"])
+        );
+    }
     redis_rs_cluster_client(&nodes);
     let bench = Command::new(slotkv_testkit::find_program("redis-benchmark").expect("redis-benchmark"))
         .args([
