@@ -957,13 +957,18 @@ impl ClusterState {
                     header,
                     body: Body::Fail { node: id },
                 };
-                for other in self.nodes.values() {
-                    if other.id != self.myself && !other.is(flags::HANDSHAKE) {
-                        fx.push(Effect::Send {
-                            node: other.id,
-                            msg: msg.clone(),
-                        });
-                    }
+                let targets: Vec<NodeId> = self
+                    .nodes
+                    .values()
+                    .filter(|o| o.id != self.myself && !o.is(flags::HANDSHAKE))
+                    .map(|o| o.id)
+                    .collect();
+                for node in targets {
+                    self.count(MsgType::Fail, true);
+                    fx.push(Effect::Send {
+                        node,
+                        msg: msg.clone(),
+                    });
                 }
                 fx.push(Effect::SaveConfig);
                 if self.my_master() == Some(id) && id != self.myself {
@@ -1211,6 +1216,9 @@ impl ClusterState {
             })
             .map(|n| n.id)
             .collect();
+        for _ in &targets {
+            self.count(msg.header.msg_type, true);
+        }
         targets
             .into_iter()
             .map(|node| Effect::Send {

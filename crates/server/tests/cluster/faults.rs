@@ -187,7 +187,11 @@ fn bus_partition_fails_over_the_isolated_master_and_heals() {
     let mut yc = nodes[y].client();
     xc.cmd_ok(&["DEBUG", "DROP-CLUSTER-PACKET-FILTER", "4"]);
     let before = stat(&mut xc, "cluster_stats_messages_publish_received");
+    let sent_before = stat(&mut yc, "cluster_stats_messages_publish_sent");
     yc.cmd(&["PUBLISH", "ch", "dropped"]);
+    // Sent to every linked peer, and counted as sent (once per peer).
+    let sent = stat(&mut yc, "cluster_stats_messages_publish_sent") - sent_before;
+    assert!((1..=5).contains(&sent), "publish_sent grew by {sent}");
     assert!(
         wait_until(Duration::from_secs(10), || stat(
             &mut xc,
