@@ -190,6 +190,13 @@ impl Session<'_> {
             let mut paused = false;
             let action = {
                 let mut core = self.shared.core.lock();
+                // While clients are paused keys do not expire: reads hide an expired key
+                // but leave it (and propagate no DEL), as Redis does.
+                let hold_expiry = self.shared.pause.any(now)
+                    && core.ks.dbs[0].expire_mode == slotkv_keyspace::ExpireMode::Delete;
+                if hold_expiry {
+                    core.ks.set_expire_mode(slotkv_keyspace::ExpireMode::HideOnly);
+                }
                 let mut action = None;
                 while let Some(args) = self.pending.pop_front() {
                     if crate::pause::must_wait(self.shared, conn, &args, now) {
@@ -234,6 +241,9 @@ impl Session<'_> {
                         break;
                     }
                     self.block_deadline = None;
+                }
+                if hold_expiry {
+                    core.ks.set_expire_mode(slotkv_keyspace::ExpireMode::Delete);
                 }
                 // The batch's writes reach the AOF before any of its replies is sent.
                 crate::aof::flush_pending(&mut core.rest);

@@ -206,6 +206,9 @@ fn client_pause_holds_writes_or_everything_until_unpause() {
         !slotkv_testkit::wait_until(short, || keys.cmd(&["DBSIZE"]) != Reply::Int(2)),
         "a key expired actively during the pause"
     );
+    // A read hides the expired key without deleting it (nothing to propagate).
+    assert_eq!(keys.cmd(&["GET", "ttl"]), Reply::Nil);
+    assert_eq!(keys.cmd(&["DBSIZE"]), Reply::Int(2));
     admin.cmd_ok(&["CLIENT", "UNPAUSE"]);
     assert!(slotkv_testkit::wait_until(Duration::from_secs(5), || keys
         .cmd(&["DBSIZE"])
