@@ -676,3 +676,166 @@ fn reshard_and_rebalance_on_slotkv_nodes() {
         assert_eq!(text(w.cmd(&["GET", &format!("k:{i}")])), i.to_string());
     }
 }
+
+/// Issue 6's lifecycle on slotkv nodes with our CLI: an empty master gets its share from
+/// `rebalance --cluster-use-empty-masters`, a replica is added then removed with
+/// `del-node`, the master is emptied by `reshard` and removed, and a slot left open by a
+/// reshard killed halfway (some keys moved, some not) is repaired by `fix`. Every key
+/// survives each step and `check` is clean after each.
+#[test]
+fn rebalance_del_node_and_fix_on_slotkv_nodes() {
+    let mut nodes = cluster(ServerBinary::Slotkv, 3);
+    let entry = addr(&nodes[0]);
+    let mut w = Writer::new(&nodes);
+    for i in 0..300 {
+        assert!(w.cmd(&["SET", &format!("k:{i}"), &i.to_string()]).is_ok());
+    }
+    let clean = |why: &str| {
+        assert_eventually(WAIT, why, || {
+            slotkv(&["--cluster", "check", &entry]).code == Some(0)
+        });
+    };
+    // del-node resets the removed node (CLUSTER RESET SOFT; redis-cli 7.0 does not shut
+    // it down): it knows only itself.
+    let alone = |n: &ServerProcess| {
+        let mut c = n.client();
+        assert_eventually(WAIT, "the removed node is reset", || {
+            text(c.cmd(&["CLUSTER", "NODES"])).lines().count() == 1
+        });
+    };
+    let knows = |nodes: &[ServerProcess], id: &str| {
+        for n in nodes {
+            let mut c = n.client();
+            assert_eventually(WAIT, "every node knows the new one", || {
+                text(c.cmd(&["CLUSTER", "NODES"]))
+                    .lines()
+                    .any(|l| l.starts_with(id) && !l.contains("handshake"))
+            });
+        }
+    };
+
+    // An empty master, then rebalance with --cluster-use-empty-masters. Weights keep the
+    // number of moves small: the new master's share is 1/31 of the slots.
+    nodes.push(cluster_node(ServerBinary::Slotkv));
+    let out = slotkv(&["--cluster", "add-node", &addr(&nodes[3]), &entry]);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let new_id = myid(&nodes[3]);
+    knows(&nodes, &new_id);
+    wait_ok(&nodes);
+    let weights: Vec<String> = nodes[..3].iter().map(|n| format!("{}=10", myid(n))).collect();
+    let mut args = vec![
+        "--cluster",
+        "rebalance",
+        entry.as_str(),
+        "--cluster-use-empty-masters",
+        "--cluster-weight",
+    ];
+    args.extend(weights.iter().map(String::as_str));
+    let out = slotkv(&args);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let share = slots_of(&nodes[3]).len();
+    assert!(
+        (500..=560).contains(&share),
+        "the empty master got {share} slots:\n{}",
+        out.stdout
+    );
+    assert_eq!(masters_dbsize(&nodes), 300);
+    clean("a clean check after rebalance");
+
+    // A replica of it, added and removed again.
+    nodes.push(cluster_node(ServerBinary::Slotkv));
+    let out = slotkv(&[
+        "--cluster",
+        "add-node",
+        &addr(&nodes[4]),
+        &entry,
+        "--cluster-slave",
+        "--cluster-master-id",
+        &new_id,
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    let replica_id = myid(&nodes[4]);
+    knows(&nodes, &replica_id);
+    let mut r = nodes[4].client();
+    assert_eventually(WAIT, "the replica follows the new master", || {
+        text(r.cmd(&["CLUSTER", "NODES"]))
+            .lines()
+            .any(|l| l.starts_with(&replica_id) && l.contains("slave") && l.contains(&new_id))
+    });
+    let out = slotkv(&["--cluster", "del-node", &entry, &replica_id]);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    alone(&nodes[4]);
+    for n in &nodes[..4] {
+        let mut c = n.client();
+        assert_eventually(WAIT, "the replica is forgotten", || {
+            !text(c.cmd(&["CLUSTER", "NODES"])).contains(&replica_id)
+        });
+    }
+    nodes.pop();
+
+    // Empty the new master with reshard, then remove it.
+    let count = slots_of(&nodes[3]).len().to_string();
+    let first_id = myid(&nodes[0]);
+    let out = slotkv(&[
+        "--cluster",
+        "reshard",
+        &entry,
+        "--cluster-from",
+        &new_id,
+        "--cluster-to",
+        &first_id,
+        "--cluster-slots",
+        &count,
+        "--cluster-yes",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(slots_of(&nodes[3]).is_empty());
+    assert_eq!(int(&mut nodes[3].client(), &["DBSIZE"]), 0);
+    clean("a clean check after emptying the master");
+    let out = slotkv(&["--cluster", "del-node", &entry, &new_id]);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    alone(&nodes[3]);
+    nodes.pop();
+    assert_eq!(masters_dbsize(&nodes), 300);
+    clean("a clean check after del-node");
+
+    // A reshard killed halfway: the slot of "{open}" is open on both sides and half of its
+    // keys are already on the target. `fix` finishes the move.
+    for i in 0..20 {
+        assert!(w.cmd(&["SET", &format!("{{open}}{i}"), "v"]).is_ok());
+    }
+    let slot = slotkv_keyslot::key_slot(b"{open}").get().to_string();
+    let owner = (0..3)
+        .find(|&i| slots_of(&nodes[i]).contains(&slot.parse().unwrap()))
+        .expect("an owner");
+    let target = (owner + 1) % 3;
+    let (owner_id, target_id) = (myid(&nodes[owner]), myid(&nodes[target]));
+    let mut t = nodes[target].client();
+    let mut o = nodes[owner].client();
+    t.cmd_ok(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &owner_id]);
+    o.cmd_ok(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &target_id]);
+    let half: Vec<String> = (0..10).map(|i| format!("{{open}}{i}")).collect();
+    let mut migrate = vec![
+        "MIGRATE".to_string(),
+        "127.0.0.1".into(),
+        nodes[target].port().to_string(),
+    ];
+    migrate.extend(["".into(), "0".into(), "5000".into(), "KEYS".into()]);
+    migrate.extend(half);
+    assert_eq!(o.cmd(&migrate), Reply::Status("OK".into()));
+    assert_ne!(
+        slotkv(&["--cluster", "check", &entry]).code,
+        Some(0),
+        "the open slot is reported"
+    );
+    let out = slotkv(&["--cluster", "fix", &entry]);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    clean("a clean check after fix");
+    assert_eq!(masters_dbsize(&nodes), 320);
+    for i in 0..20 {
+        assert_eq!(
+            w.cmd(&["GET", &format!("{{open}}{i}")]),
+            Reply::Bulk(b"v".to_vec())
+        );
+    }
+}
