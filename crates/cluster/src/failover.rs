@@ -995,6 +995,26 @@ mod tests {
         assert_eq!(st.election.auth_time, 0);
     }
 
+    #[test]
+    fn no_failover_flag_follows_the_replicas_setting_on_every_node() {
+        let mut sim = Sim::six();
+        let r = sim.id(3);
+        let everywhere =
+            |s: &Sim, on: bool| s.nodes.iter().all(|st| st.nodes[&r].is(flags::NOFAILOVER) == on);
+        sim.nodes[3].settings.replica_no_failover = true;
+        assert!(
+            sim.run_until(10_000, |s| everywhere(s, true)).is_some(),
+            "{}",
+            sim.dump()
+        );
+        sim.nodes[3].settings.replica_no_failover = false;
+        assert!(
+            sim.run_until(10_000, |s| everywhere(s, false)).is_some(),
+            "{}",
+            sim.dump()
+        );
+    }
+
     fn auth_request(from: &ClusterState) -> Message {
         Message {
             header: from.header(MsgType::FailoverAuthRequest),

@@ -528,6 +528,11 @@ impl ClusterState {
                 n.outbound_data = now;
             }
             n.repl_offset = h.offset;
+            if matches!(h.msg_type, MsgType::Ping | MsgType::Meet | MsgType::Pong) {
+                // `nofailover` is dynamic: the sender's latest word on it counts (the
+                // other replicas' ranks leave such a replica out).
+                n.flags = (n.flags & !flags::NOFAILOVER) | (h.flags & flags::NOFAILOVER);
+            }
             self.note_master_paused(h, now);
         }
         match h.msg_type {

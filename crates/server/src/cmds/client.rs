@@ -151,6 +151,15 @@ fn line_for(s: &SrvCtx<'_>, c: &ClientHandle, now_ms: i64) -> ClientLine {
     let mut flags = String::new();
     if c.is_monitor.load(Ordering::Relaxed) {
         flags.push('O');
+    } else if s
+        .rest
+        .replication
+        .replicas
+        .get(&c.id)
+        .is_some_and(|r| r.online || r.snapshot.is_some())
+    {
+        // A replica once it sent PSYNC (or SYNC), as Redis flags it.
+        flags.push('S');
     }
     if sub + psub > 0 {
         flags.push('P');
@@ -180,7 +189,9 @@ fn line_for(s: &SrvCtx<'_>, c: &ClientHandle, now_ms: i64) -> ClientLine {
 }
 
 fn type_of(line: &ClientLine) -> ClientType {
-    if line.sub + line.psub > 0 {
+    if line.flags.starts_with('S') {
+        ClientType::Replica
+    } else if line.sub + line.psub > 0 {
         ClientType::PubSub
     } else {
         ClientType::Normal

@@ -66,18 +66,7 @@ pub(super) fn six_node_cluster(base: &std::path::Path) -> Vec<ServerProcess> {
 /// Joins six started nodes with `redis-cli --cluster create` (one replica per master, at
 /// the nodes' own addresses) and returns them once every node reports cluster_state:ok.
 pub(super) fn create_six_node_cluster(nodes: Vec<ServerProcess>) -> Vec<ServerProcess> {
-    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
-    args.extend(nodes.iter().map(|n| n.addr().to_string()));
-    args.extend(["--cluster-replicas".into(), "1".into(), "--cluster-yes".into()]);
-    let out = std::process::Command::new(slotkv_testkit::redis_cli_path())
-        .args(&args)
-        .output()
-        .expect("redis-cli");
-    assert!(
-        out.status.success(),
-        "create failed:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    redis_cli_create(&nodes, 1);
     for n in &nodes {
         let mut c = n.client();
         assert!(
@@ -91,6 +80,27 @@ pub(super) fn create_six_node_cluster(nodes: Vec<ServerProcess>) -> Vec<ServerPr
         );
     }
     nodes
+}
+
+/// `redis-cli --cluster create` of `nodes` (at their own addresses) with `replicas` replicas
+/// per master.
+pub(super) fn redis_cli_create(nodes: &[ServerProcess], replicas: usize) {
+    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+    args.extend(nodes.iter().map(|n| n.addr().to_string()));
+    args.extend([
+        "--cluster-replicas".into(),
+        replicas.to_string(),
+        "--cluster-yes".into(),
+    ]);
+    let out = std::process::Command::new(slotkv_testkit::redis_cli_path())
+        .args(&args)
+        .output()
+        .expect("redis-cli");
+    assert!(
+        out.status.success(),
+        "create failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// Index of the master serving `key` and of its replica.

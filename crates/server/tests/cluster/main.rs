@@ -4,6 +4,7 @@
 //! redirects, READONLY on replicas, and `redis-cli -c` following redirects.
 
 mod client;
+mod directives;
 mod faults;
 mod migrate;
 mod netns;

@@ -814,3 +814,27 @@ fn replica_announces_its_address() {
         });
     }
 }
+
+/// `CLIENT LIST TYPE replica` and `CLIENT KILL TYPE replica` on a master find its replica
+/// (flag `S`), as on redis-server 7.0; the replica reconnects.
+#[test]
+fn client_kill_type_replica_drops_the_replica_link() {
+    for master in [slotkv(&[]), redis(&[])] {
+        let replica = slotkv(&[]);
+        replicaof(&replica, master.port());
+        let mut m = master.client();
+        let listed = match m.cmd(&["CLIENT", "LIST", "TYPE", "replica"]) {
+            Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("CLIENT LIST: {other:?}"),
+        };
+        assert_eq!(listed.lines().count(), 1, "{listed}");
+        assert!(listed.contains(" flags=S "), "{listed}");
+        assert_eq!(m.cmd(&["CLIENT", "KILL", "TYPE", "normal"]), Reply::Int(0));
+        assert_eq!(m.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), Reply::Int(1));
+        let mut r = replica.client();
+        assert_eventually(WAIT, "the replica reconnected", || {
+            info_field(&mut m, "replication", "connected_slaves").as_deref() == Some("1")
+                && link_state(&mut r) == "connected"
+        });
+    }
+}
