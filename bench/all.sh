@@ -6,16 +6,16 @@
 #   SMOKE=1 bench/all.sh                  # small sizes: checks the scripts in a few minutes
 #   SCRIPTS="failover reshard" bench/all.sh
 #
-# Environment: SCRIPTS (default "run persistence cluster failover reshard"), SMOKE=1, and
+# Environment: SCRIPTS (default "run persistence cluster failover reshard bigkey"), SMOKE=1, and
 # every knob of the scripts themselves (they are passed through). Each script saves its
 # own results file under bench/results/.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-SCRIPTS=${SCRIPTS:-run persistence cluster failover reshard}
+SCRIPTS=${SCRIPTS:-run persistence cluster failover reshard bigkey}
 
 if [[ -n "${SMOKE:-}" ]]; then
-    export N=${N:-20000} KEYS=${KEYS:-20000} MEM_KEYS=${MEM_KEYS:-20000} RUNS=${RUNS:-1} SLOTS=${SLOTS:-512}
+    export N=${N:-20000} KEYS=${KEYS:-20000} MEM_KEYS=${MEM_KEYS:-20000} RUNS=${RUNS:-1} SLOTS=${SLOTS:-512} FIELDS=${FIELDS:-100000} ROUNDS=${ROUNDS:-1}
 fi
 
 if [[ -z "${SLOTKV_SERVER_BIN:-}" || -z "${SLOTKV_CLI_BIN:-}" ]]; then

@@ -39,6 +39,18 @@ pub struct Ctx<'a> {
     pub can_block: bool,
     /// `proto-max-bulk-len`, the largest string a command may create.
     pub max_bulk: usize,
+    /// A RESTORE payload decoded before the core lock was taken, with the payload it came
+    /// from: RESTORE uses it instead of decoding under the lock (see [`Predecoded`]).
+    pub predecoded: Option<Predecoded>,
+}
+
+/// A RESTORE payload and its decoded value (or why it does not decode).
+pub type Predecoded = (Bytes, Result<Value, slotkv_persistence::PersistenceError>);
+
+/// Whether `a` and `b` are the same bytes in memory (not just equal), so that a value decoded
+/// from one argument is only ever used for that argument.
+pub fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
+    a.as_ptr() == b.as_ptr() && a.len() == b.len()
 }
 
 impl<'a> Ctx<'a> {
@@ -55,6 +67,7 @@ impl<'a> Ctx<'a> {
             block: None,
             can_block: true,
             max_bulk: slotkv_protocol::DEFAULT_MAX_BULK_LEN,
+            predecoded: None,
         }
     }
 

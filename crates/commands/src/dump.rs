@@ -78,8 +78,14 @@ fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !replace && ctx.db().exists(key, now) {
         return Err(CmdError::BusyKey);
     }
-    let value = slotkv_persistence::restore_payload(&args[3])
-        .map_err(|e| CmdError::Raw(e.restore_reply().to_string()))?;
+    let decoded = match ctx.predecoded.take() {
+        Some((payload, value)) if crate::ctx::same_bytes(&payload, &args[3]) => value,
+        other => {
+            ctx.predecoded = other;
+            slotkv_persistence::restore_payload(&args[3])
+        }
+    };
+    let value = decoded.map_err(|e| CmdError::Raw(e.restore_reply().to_string()))?;
     let when = if ttl == 0 {
         None
     } else if absttl {

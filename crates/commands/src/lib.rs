@@ -24,7 +24,7 @@ mod zset;
 
 use bytes::Bytes;
 
-pub use ctx::{BlockOn, Ctx};
+pub use ctx::{same_bytes, BlockOn, Ctx, Predecoded};
 pub use error::{CmdError, CmdResult};
 pub use spec::{cmd, flags, CommandSpec, Group, KeysFn};
 

@@ -62,6 +62,7 @@ pub async fn serve(shared: Arc<Shared>, stream: TcpStream, addr: SocketAddr, lad
         lib_ver: String::new(),
         reply: Default::default(),
         obey: false,
+        predecoded: Vec::new(),
     };
     let mut session = Session {
         shared: &shared,
@@ -188,6 +189,8 @@ impl Session<'_> {
         while !self.pending.is_empty() {
             let now = now_ms();
             let mut paused = false;
+            // Large RESTORE payloads (MIGRATE's) are decoded first, without the lock.
+            crate::cmds::migrate::predecode_restores(&self.pending, conn).await;
             let action = {
                 let mut core = self.shared.core.lock();
                 // While clients are paused keys do not expire: reads hide an expired key
@@ -249,6 +252,11 @@ impl Session<'_> {
                 crate::aof::flush_pending(&mut core.rest);
                 action
             };
+            // Values decoded for requests that did not use them are freed off the event loop.
+            if !conn.predecoded.is_empty() {
+                let unused = std::mem::take(&mut conn.predecoded);
+                tokio::task::spawn_blocking(move || drop(unused));
+            }
             self.update_info(conn);
             if paused && action.is_none() {
                 if self.flush().await.is_err() {
@@ -276,8 +284,10 @@ impl Session<'_> {
                         let mut core = self.shared.core.lock();
                         crate::cmds::migrate::finish(&mut core, &job, &outcome, &mut self.out)
                     };
-                    // Large values are freed after the lock is released.
-                    drop(dropped);
+                    // Large values are freed after the lock is released, off the event loop.
+                    if !dropped.is_empty() {
+                        tokio::task::spawn_blocking(move || drop(dropped));
+                    }
                 }
                 Some(Action::StartReplicaStream { from }) => return Step::ReplicaStream(from),
                 Some(Action::WaitReplicas {

@@ -73,6 +73,9 @@ pub struct ConnState {
     /// The server's own client (AOF loading, the master's stream on a replica): never
     /// redirected by the cluster, like Redis's `mustObeyClient`.
     pub obey: bool,
+    /// Large RESTORE payloads of the pending requests, decoded before the core lock was
+    /// taken ([`crate::cmds::migrate::predecode_restores`]); emptied after each batch.
+    pub predecoded: Vec<slotkv_commands::Predecoded>,
 }
 
 impl ConnState {
@@ -102,6 +105,7 @@ impl ConnState {
             lib_ver: String::new(),
             reply: Default::default(),
             obey: true,
+            predecoded: Vec::new(),
         }
     }
 
@@ -279,6 +283,15 @@ pub fn execute(
     let db = conn.db;
     let mut ctx = Ctx::new(ks, db, out, now_ms);
     ctx.can_block = can_block;
+    if !conn.predecoded.is_empty() && spec.name.starts_with("restore") && args.len() > 3 {
+        if let Some(i) = conn
+            .predecoded
+            .iter()
+            .position(|(p, _)| slotkv_commands::same_bytes(p, &args[3]))
+        {
+            ctx.predecoded = Some(conn.predecoded.swap_remove(i));
+        }
+    }
     let present = watched_present(ctx.ks, rest, spec);
     let result = match spec.handler {
         Handler::Data(f) => f(&mut ctx, args),
@@ -295,6 +308,7 @@ pub fn execute(
         }
     };
     let elapsed_us = started.elapsed().as_micros() as u64;
+    let unused = ctx.predecoded.take();
     let dirty = ctx.dirty;
     let block = ctx.block.take();
     let touched = std::mem::take(&mut ctx.touched_extra);
@@ -302,6 +316,10 @@ pub fn execute(
     let propagate_as = ctx.propagate_as.take();
     let db = ctx.db;
     drop(ctx);
+    if let Some(unused) = unused {
+        // Not used (BUSYKEY, a syntax error): freed by the connection task after the lock.
+        conn.predecoded.push(unused);
+    }
     // After the command, as Redis 7.0 does: EXEC is shown after the commands it ran.
     if shared.monitor_count.load(Ordering::Relaxed) > 0
         && !spec.has(flags::ADMIN)

@@ -18,6 +18,10 @@
 //! if they had arrived after it, as in Redis. Reads are served from the local copy, which
 //! is the value being transferred. So a key is never lost (deleted only after the
 //! target's OK) and never diverges (no write lands between the dump and the delete).
+//!
+//! On the target, [`predecode_restores`] decodes large RESTORE payloads on a blocking
+//! thread before the connection task takes the lock, so that RESTORE only inserts the value
+//! under it and the event loop keeps serving the other clients meanwhile.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -239,6 +243,53 @@ pub fn in_flight_conflict(
         check(spec, args);
     }
     (!hit.is_empty()).then_some(hit)
+}
+
+/// RESTORE payloads at least this large are decoded before the core lock is taken.
+pub const PREDECODE_MIN_BYTES: usize = 64 * 1024;
+
+/// Decodes the large RESTORE / RESTORE-ASKING payloads among `pending` that are not decoded
+/// yet into [`ConnState::predecoded`], on a blocking thread (neither the core lock nor the
+/// event loop is held); RESTORE then takes the value decoded from its own payload argument
+/// (the same bytes, not merely equal ones) and replies exactly as if it had decoded it.
+pub async fn predecode_restores(pending: &std::collections::VecDeque<Vec<Bytes>>, conn: &mut ConnState) {
+    if !conn.authenticated {
+        // Nothing is decoded for a client that may not run RESTORE (an unauthenticated
+        // client's requests are parsed one at a time, so AUTH comes first).
+        return;
+    }
+    let mut todo: Vec<Bytes> = Vec::new();
+    for args in pending {
+        let Some(payload) = args.get(3) else {
+            continue;
+        };
+        if payload.len() < PREDECODE_MIN_BYTES
+            || !(is(&args[0], "restore") || is(&args[0], "restore-asking"))
+            || conn
+                .predecoded
+                .iter()
+                .any(|(p, _)| slotkv_commands::same_bytes(p, payload))
+            || todo.iter().any(|p| slotkv_commands::same_bytes(p, payload))
+        {
+            continue;
+        }
+        todo.push(payload.clone());
+    }
+    if todo.is_empty() {
+        return;
+    }
+    let decode = move || {
+        todo.into_iter()
+            .map(|p| {
+                let value = slotkv_persistence::restore_payload(&p);
+                (p, value)
+            })
+            .collect::<Vec<_>>()
+    };
+    // If the blocking pool is gone (shutdown), RESTORE decodes under the lock as before.
+    if let Ok(done) = tokio::task::spawn_blocking(decode).await {
+        conn.predecoded.extend(done);
+    }
 }
 
 /// A connection to a target kept between MIGRATEs.

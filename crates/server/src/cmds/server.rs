@@ -779,6 +779,7 @@ mod tests {
                 lib_ver: String::new(),
                 reply: Default::default(),
                 obey: false,
+                predecoded: Vec::new(),
             };
             Self {
                 shared,
