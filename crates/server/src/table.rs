@@ -24,7 +24,8 @@ pub type Spec = CommandSpec<Handler>;
 
 /// Name → command, with subcommands resolved by [`CommandTable::resolve`].
 pub struct CommandTable {
-    map: HashMap<Vec<u8>, Arc<Spec>>,
+    /// ahash: the table is looked up for every command, and its keys are fixed names.
+    map: HashMap<Vec<u8>, Arc<Spec>, ahash::RandomState>,
 }
 
 impl CommandTable {
