@@ -112,7 +112,8 @@ pub struct CoreRest {
     /// Changes since the last save (`rdb_changes_since_last_save`).
     pub dirty: u64,
     pub last_save_s: i64,
-    pub cmdstats: HashMap<&'static str, CmdStats>,
+    /// Per-command statistics, updated after every command (ahash: cheap for short names).
+    pub cmdstats: HashMap<&'static str, CmdStats, ahash::RandomState>,
     pub errorstats: HashMap<String, u64>,
     pub slowlog: VecDeque<SlowlogEntry>,
     pub slowlog_next_id: u64,
