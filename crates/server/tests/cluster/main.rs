@@ -275,14 +275,7 @@ fn mixed_cluster_with_redis_nodes_agrees() {
 fn whole_cluster_restart_keeps_identity() {
     let base = tempfile::tempdir().expect("tempdir");
     let mut nodes: Vec<ServerProcess> = (0..3).map(|_| start_node(base.path())).collect();
-    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
-    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
-    args.extend(["--cluster-replicas".into(), "0".into(), "--cluster-yes".into()]);
-    let out = Command::new(slotkv_testkit::redis_cli_path())
-        .args(&args)
-        .output()
-        .expect("redis-cli");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    failover::redis_cli_create(&nodes, 0);
     for n in &nodes {
         let mut c = n.client();
         assert!(wait_until(Duration::from_secs(20), || {
@@ -317,14 +310,7 @@ fn whole_cluster_restart_keeps_identity() {
 fn cluster_clients_redis_py_redis_rs_and_benchmark() {
     let base = tempfile::tempdir().expect("tempdir");
     let nodes: Vec<ServerProcess> = (0..3).map(|_| start_node(base.path())).collect();
-    let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
-    args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())));
-    args.push("--cluster-yes".into());
-    let out = Command::new(slotkv_testkit::redis_cli_path())
-        .args(&args)
-        .output()
-        .expect("redis-cli");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    failover::redis_cli_create(&nodes, 0);
     for n in &nodes {
         let mut c = n.client();
         assert!(wait_until(Duration::from_secs(20), || {
