@@ -112,6 +112,20 @@ impl Writer {
     }
 }
 
+/// `slotkv-cli --cluster add-node <node> <entry> --cluster-slave --cluster-master-id <id>`.
+fn add_replica(entry: &str, node: &ServerProcess, master_id: &str) {
+    let out = slotkv(&[
+        "--cluster",
+        "add-node",
+        &addr(node),
+        entry,
+        "--cluster-slave",
+        "--cluster-master-id",
+        master_id,
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+}
+
 fn masters_dbsize(nodes: &[ServerProcess]) -> i64 {
     nodes.iter().map(|n| int(&mut n.client(), &["DBSIZE"])).sum()
 }
@@ -486,16 +500,7 @@ fn watch_shows_every_node_and_a_failover() {
     // A replica of the third master.
     nodes.push(cluster_node(ServerBinary::Slotkv));
     let master_id = myid(&nodes[2]);
-    let out = slotkv(&[
-        "--cluster",
-        "add-node",
-        &addr(&nodes[3]),
-        &entry,
-        "--cluster-slave",
-        "--cluster-master-id",
-        &master_id,
-    ]);
-    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    add_replica(&entry, &nodes[3], &master_id);
     let replica_id = myid(&nodes[3]);
     // Every node (its master above all, which must accept the manual failover below)
     // knows it as a replica.
@@ -744,16 +749,7 @@ fn rebalance_del_node_and_fix_on_slotkv_nodes() {
 
     // A replica of it, added and removed again.
     nodes.push(cluster_node(ServerBinary::Slotkv));
-    let out = slotkv(&[
-        "--cluster",
-        "add-node",
-        &addr(&nodes[4]),
-        &entry,
-        "--cluster-slave",
-        "--cluster-master-id",
-        &new_id,
-    ]);
-    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    add_replica(&entry, &nodes[4], &new_id);
     let replica_id = myid(&nodes[4]);
     knows(&nodes, &replica_id);
     let mut r = nodes[4].client();
