@@ -72,18 +72,24 @@ fn shell(s: &SrvCtx<'_>) -> Result<Arc<ClusterShell>, CmdError> {
     s.shared.cluster.get().cloned().ok_or_else(disabled)
 }
 
-/// Saves and republishes after a change made by a command.
+/// Saves (synced) and republishes after a change made by a command.
 fn changed(shell: &ClusterShell, st: &mut ClusterState) {
-    st.update_state(now_ms());
-    shell.save(st);
-    shell.publish_view(st);
+    saved_and_published(shell, st, true);
 }
 
 /// A slot migration state or owner changed by SETSLOT (MIGRATING/IMPORTING/STABLE, or NODE
 /// without an epoch bump): saved without waiting for the disk, as Redis does.
 fn migration_state_changed(shell: &ClusterShell, st: &mut ClusterState) {
+    saved_and_published(shell, st, false);
+}
+
+fn saved_and_published(shell: &ClusterShell, st: &mut ClusterState, sync: bool) {
     st.update_state(now_ms());
-    shell.save_unsynced(st);
+    if sync {
+        shell.save(st);
+    } else {
+        shell.save_unsynced(st);
+    }
     shell.publish_view(st);
 }
 
@@ -741,9 +747,6 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(CmdError::err("Target node is not a master"));
         }
         st.migrations.migrating.insert(slot.get(), id);
-        migration_state_changed(&sh, &mut st);
-        s.data.out.ok();
-        return Ok(());
     } else if is(action, "importing") && args.len() == 5 {
         if st.owners[slot.index()] == Some(me) {
             return Err(CmdError::err(format!(
@@ -755,15 +758,9 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(CmdError::err("Target node is not a master"));
         }
         st.migrations.importing.insert(slot.get(), id);
-        migration_state_changed(&sh, &mut st);
-        s.data.out.ok();
-        return Ok(());
     } else if is(action, "stable") && args.len() == 4 {
         st.migrations.migrating.remove(&slot.get());
         st.migrations.importing.remove(&slot.get());
-        migration_state_changed(&sh, &mut st);
-        s.data.out.ok();
-        return Ok(());
     } else if is(action, "node") && args.len() == 5 {
         let id = lookup(&st, &args[4])?;
         if st.nodes[&id].is_replica() {
@@ -809,8 +806,8 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
             "Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP",
         ));
     }
-    // An ownership change without a new epoch or role: unsynced, as Redis does (the
-    // epoch bump and the role change above are synced).
+    // Migration states, and an ownership change without a new epoch or role: unsynced, as
+    // Redis does (the epoch bump and the role change above are synced).
     migration_state_changed(&sh, &mut st);
     s.data.out.ok();
     Ok(())
