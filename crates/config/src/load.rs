@@ -111,20 +111,6 @@ impl Loader {
             if !d.kind.multi_arg() && args.len() != 1 {
                 return Err("wrong number of arguments".to_string().into());
             }
-            // A multi-argument directive given as one non-empty argument is split again, so
-            // `--replicaof "127.0.0.1 7000"` and `--save "900 1"` work as in Redis.
-            let split;
-            let args = match args {
-                [one] if d.kind.multi_arg() && !one.is_empty() => {
-                    let Some(words) = split_args(one) else {
-                        return Err("Unbalanced quotes in configuration line".to_string().into());
-                    };
-                    split = words;
-                    split.iter().map(|w| w.as_ref()).collect::<Vec<&[u8]>>()
-                }
-                _ => args.to_vec(),
-            };
-            let args = args.as_slice();
             let v = parse_value(&d.kind, args, Some(&self.cfg.values[idx]))?;
             self.cfg.values[idx] = match (v, &self.cfg.values[idx]) {
                 // Save points accumulate over the file; the first `save` drops the defaults.
@@ -281,6 +267,8 @@ fn glob_files(pattern: &str) -> Vec<String> {
 fn options_text(args: &[String]) -> String {
     let mut options = String::new();
     let mut handled_last = true;
+    // The directive whose arguments follow (lowercase name).
+    let mut current: Option<Vec<u8>> = None;
     for (j, a) in args.iter().enumerate() {
         if handled_last && a.starts_with("--") {
             if !options.is_empty() {
@@ -288,6 +276,7 @@ fn options_text(args: &[String]) -> String {
             }
             options.push_str(&a[2..]);
             options.push(' ');
+            current = Some(a[2..].to_ascii_lowercase().into_bytes());
             let words = split_args(a.as_bytes()).map(|w| w.len()).unwrap_or(1);
             if words == 1 {
                 handled_last = false;
@@ -302,7 +291,18 @@ fn options_text(args: &[String]) -> String {
                 handled_last = true;
             }
         } else {
-            options.push_str(&repr(a.as_bytes()));
+            // A multi-argument directive given as one argument on the command line is split
+            // into its words (`--replicaof "127.0.0.1 7000"`, `--save "900 1"`), as
+            // redis-server does; anything else is quoted as one argument.
+            let multi = current
+                .as_deref()
+                .and_then(lookup)
+                .is_some_and(|(i, _)| DIRECTIVES[i].kind.multi_arg());
+            if multi && a.contains(' ') && split_args(a.as_bytes()).is_some() {
+                options.push_str(a);
+            } else {
+                options.push_str(&repr(a.as_bytes()));
+            }
             options.push(' ');
             handled_last = true;
         }
