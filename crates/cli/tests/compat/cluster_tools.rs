@@ -786,7 +786,9 @@ fn rebalance_del_node_and_fix_on_slotkv_nodes() {
     ]);
     assert_eq!(out.code, Some(0), "{}", out.stdout);
     assert!(slots_of(&nodes[3]).is_empty());
-    assert_eq!(int(&mut nodes[3].client(), &["DBSIZE"]), 0);
+    // Every key is on the other masters now. (The emptied master may already have become
+    // a replica of the node that took its last slot, and hold a copy of that node's keys.)
+    assert_eq!(masters_dbsize(&nodes[..3]), 300);
     clean("a clean check after emptying the master");
     let out = slotkv(&["--cluster", "del-node", &entry, &new_id]);
     assert_eq!(out.code, Some(0), "{}", out.stdout);
