@@ -148,23 +148,36 @@ impl SlotSet {
         (0..SLOTS as u16).map(Slot).filter(|s| self.contains(*s))
     }
 
-    /// Contiguous ranges, inclusive.
+    /// Contiguous ranges, inclusive. A word (64 slots) at a time: nodes.conf and the
+    /// routing view are rebuilt from these on every slot change of a reshard.
     pub fn ranges(&self) -> Vec<(u16, u16)> {
         let mut out = Vec::new();
-        let mut start: Option<u16> = None;
-        for i in 0..SLOTS as u16 {
-            let set = self.contains(Slot(i));
-            match (set, start) {
-                (true, None) => start = Some(i),
-                (false, Some(s)) => {
-                    out.push((s, i - 1));
-                    start = None;
-                }
+        let mut start: Option<usize> = None;
+        for (w, chunk) in self.bits.chunks_exact(8).enumerate() {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(bytes);
+            match (word, start) {
+                (0, None) | (u64::MAX, Some(_)) => continue,
                 _ => {}
+            }
+            let base = w * 64;
+            let mut pos = 0;
+            while pos < 64 {
+                // Looking for the next set bit outside a range, the next clear one inside.
+                let rest = if start.is_none() { word } else { !word } >> pos;
+                if rest == 0 {
+                    break;
+                }
+                pos += rest.trailing_zeros() as usize;
+                match start.take() {
+                    None => start = Some(base + pos),
+                    Some(s) => out.push((s as u16, (base + pos - 1) as u16)),
+                }
             }
         }
         if let Some(s) = start {
-            out.push((s, SLOTS as u16 - 1));
+            out.push((s as u16, SLOTS as u16 - 1));
         }
         out
     }
@@ -265,6 +278,42 @@ pub type Epoch = u64;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn ranges_are_the_runs_of_set_slots(
+            runs in proptest::collection::vec((0u16..SLOTS as u16, 0u16..300), 0..40),
+            singles in proptest::collection::vec(0u16..SLOTS as u16, 0..40),
+        ) {
+            let mut set = SlotSet::new();
+            for (a, len) in runs {
+                for s in a..(a.saturating_add(len)).min(SLOTS as u16) {
+                    set.insert(Slot(s));
+                }
+            }
+            for s in singles {
+                set.insert(Slot(s));
+            }
+            // The definition, one slot at a time.
+            let mut expected = Vec::new();
+            let mut start = None;
+            for i in 0..SLOTS as u16 {
+                match (set.contains(Slot(i)), start) {
+                    (true, None) => start = Some(i),
+                    (false, Some(s)) => {
+                        expected.push((s, i - 1));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(s) = start {
+                expected.push((s, SLOTS as u16 - 1));
+            }
+            prop_assert_eq!(set.ranges(), expected);
+        }
+    }
 
     #[test]
     fn slots_match_redis() {
