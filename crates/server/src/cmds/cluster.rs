@@ -793,10 +793,14 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         if id == me && st.migrations.importing.remove(&slot.get()).is_some() {
             // The slot was migrated by hand: take a new config epoch so that this claim
             // wins over the old owner's everywhere, and tell everyone right away.
+            // Only a new epoch waits for the disk (as in Redis): once this node holds the
+            // greatest epoch, the next imported slots keep it and are saved unsynced.
             if st.bump_epoch().0 {
                 tracing::warn!("configEpoch updated after importing slot");
+                changed(&sh, &mut st);
+            } else {
+                migration_state_changed(&sh, &mut st);
             }
-            changed(&sh, &mut st);
             broadcast_pong(&sh, &mut st);
             s.data.out.ok();
             return Ok(());
@@ -807,7 +811,7 @@ fn setslot(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         ));
     }
     // Migration states, and an ownership change without a new epoch or role: unsynced, as
-    // Redis does (the epoch bump and the role change above are synced).
+    // Redis does (an epoch bump and the role change above are synced).
     migration_state_changed(&sh, &mut st);
     s.data.out.ok();
     Ok(())
