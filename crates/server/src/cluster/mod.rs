@@ -46,35 +46,23 @@ pub struct ClusterView {
 impl ClusterView {
     fn build(state: &ClusterState) -> ClusterView {
         let mut owners_table: Vec<SlotOwner> = Vec::new();
-        let mut index: HashMap<NodeId, u16> = HashMap::new();
         let mut slot_owner = vec![u16::MAX; SLOTS];
-        let owner_of = |id: &NodeId| -> SlotOwner {
-            let n = &state.nodes[id];
-            SlotOwner {
-                id: *id,
-                addr: format!("{}:{}", n.ip, n.port),
-            }
+        let owner_of = |id: &NodeId, n: &slotkv_cluster::state::Node| SlotOwner {
+            id: *id,
+            addr: format!("{}:{}", n.ip, n.port),
         };
-        // Slots come in long runs of one owner: look the owner up once per run.
-        let mut last: Option<(NodeId, u16)> = None;
-        for (slot, owner) in state.owners.iter().enumerate() {
-            let Some(id) = owner else { continue };
-            let i = match last {
-                Some((l, i)) if l == *id => i,
-                _ => {
-                    let i = if state.nodes.contains_key(id) {
-                        *index.entry(*id).or_insert_with(|| {
-                            owners_table.push(owner_of(id));
-                            (owners_table.len() - 1) as u16
-                        })
-                    } else {
-                        u16::MAX
-                    };
-                    last = Some((*id, i));
-                    i
-                }
-            };
-            slot_owner[slot] = i;
+        // From each node's slot set (the owners table is its inverse, kept so by
+        // `assign_slot`): a few ranges per node instead of 16384 owner lookups, on every
+        // slot change of a reshard.
+        for (id, n) in &state.nodes {
+            if n.slots.is_empty() {
+                continue;
+            }
+            let i = owners_table.len() as u16;
+            owners_table.push(owner_of(id, n));
+            for (a, b) in n.slots.ranges() {
+                slot_owner[a as usize..=b as usize].fill(i);
+            }
         }
         let me = state.me();
         ClusterView {
@@ -88,8 +76,7 @@ impl ClusterView {
                 .migrations
                 .migrating
                 .iter()
-                .filter(|(_, id)| state.nodes.contains_key(id))
-                .map(|(s, id)| (*s, owner_of(id)))
+                .filter_map(|(s, id)| Some((*s, owner_of(id, state.nodes.get(id)?))))
                 .collect(),
             importing: state.migrations.importing.clone(),
         }
