@@ -74,9 +74,21 @@ impl Link {
 
     /// Sends one command and reads its reply (error replies are `Ok(Frame::Error)`).
     pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<Frame> {
+        self.send(args)?;
+        self.read_frame()
+    }
+
+    /// Sends one command without waiting for its reply; [`Link::recv`] reads it later, so
+    /// that one command can be in flight on several links at once.
+    pub fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<()> {
         let mut out = Vec::new();
         encode_command(&mut out, args);
-        self.stream.write_all(&out)?;
+        self.stream.write_all(&out)
+    }
+
+    /// Reads the reply to the oldest command sent with [`Link::send`] (error replies are
+    /// `Ok(Frame::Error)`, as with [`Link::cmd`]).
+    pub fn recv(&mut self) -> io::Result<Frame> {
         self.read_frame()
     }
 

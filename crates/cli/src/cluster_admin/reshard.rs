@@ -31,7 +31,18 @@ impl MoveOpts {
     }
 }
 
+/// Keys asked for with one GETKEYSINSLOT: up to this many, in batches of
+/// `--cluster-pipeline` keys that go out as MIGRATE commands back to back.
+const KEYS_PER_FETCH: usize = 1000;
+
 /// Moves every key of `slot` from `src` to `dst` (the slot must already be open on both).
+///
+/// Like redis-cli, each MIGRATE carries `pipeline` keys; unlike it, the keys of several
+/// MIGRATEs are fetched at once and those MIGRATEs are pipelined, which saves two round
+/// trips per batch. A fetch that comes back short was the rest of the slot: while the slot
+/// is MIGRATING, the source creates no new keys in it (they are redirected with ASK), so
+/// no further GETKEYSINSLOT is needed — except in `fix` mode, where the slot may be open
+/// for writes on the source.
 pub fn migrate_keys(
     c: &mut Cluster,
     src: usize,
@@ -40,69 +51,91 @@ pub fn migrate_keys(
     opts: &MoveOpts,
     dots: bool,
 ) -> Result<(), String> {
-    let (dst_ip, dst_port) = (c.nodes[dst].ip.clone(), c.nodes[dst].port.to_string());
+    let fetch = (opts.pipeline * 16).min(KEYS_PER_FETCH).max(opts.pipeline);
+    let (slot_arg, fetch_arg) = (slot.to_string(), fetch.to_string());
     loop {
-        let keys = match c.nodes[src].link().ok(&[
-            "CLUSTER",
-            "GETKEYSINSLOT",
-            &slot.to_string(),
-            &opts.pipeline.to_string(),
-        ])? {
-            Frame::Array(a) => a,
-            _ => Vec::new(),
-        };
+        let keys: Vec<Vec<u8>> =
+            match c.nodes[src]
+                .link()
+                .ok(&["CLUSTER", "GETKEYSINSLOT", &slot_arg, &fetch_arg])?
+            {
+                Frame::Array(a) => a
+                    .iter()
+                    .filter_map(|k| match k {
+                        Frame::Bulk(b) => Some(b.to_vec()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
         if keys.is_empty() {
             return Ok(());
         }
-        let keys: Vec<Vec<u8>> = keys
-            .iter()
-            .filter_map(|k| match k {
-                Frame::Bulk(b) => Some(b.to_vec()),
-                _ => None,
-            })
-            .collect();
-        let mut replace = opts.replace;
-        loop {
-            let mut args: Vec<Vec<u8>> = vec![
-                b"MIGRATE".to_vec(),
-                dst_ip.clone().into_bytes(),
-                dst_port.clone().into_bytes(),
-                Vec::new(),
-                b"0".to_vec(),
-                opts.timeout.to_string().into_bytes(),
-            ];
-            if replace {
-                args.push(b"REPLACE".to_vec());
-            }
-            if let Some(pass) = &c.auth.password {
-                match &c.auth.user {
-                    Some(u) => {
-                        args.push(b"AUTH2".to_vec());
-                        args.push(u.clone().into_bytes());
+        let batches: Vec<&[Vec<u8>]> = keys.chunks(opts.pipeline).collect();
+        let mut busy = Vec::new();
+        {
+            let commands: Vec<Vec<Vec<u8>>> = batches
+                .iter()
+                .map(|b| migrate_command(c, dst, b, opts.timeout, opts.replace))
+                .collect();
+            let replies = c.nodes[src]
+                .link()
+                .pipeline(&commands)
+                .map_err(|e| format!("Calling MIGRATE: {}", super::node::io_text(&e)))?;
+            for (i, reply) in replies.into_iter().enumerate() {
+                if let Frame::Error(e) = reply {
+                    if e.contains("BUSYKEY") && !opts.replace && opts.fix {
+                        busy.push(i);
+                    } else {
+                        return Err(format!("Calling MIGRATE: {e}"));
                     }
-                    None => args.push(b"AUTH".to_vec()),
                 }
-                args.push(pass.clone().into_bytes());
             }
-            args.push(b"KEYS".to_vec());
-            args.extend(keys.iter().cloned());
-            match c.nodes[src].link().cmd(&args) {
-                Ok(Frame::Error(e)) => {
-                    if e.contains("BUSYKEY") && !replace && opts.fix {
-                        replace = true;
-                        continue;
-                    }
-                    return Err(format!("Calling MIGRATE: {e}"));
-                }
-                Ok(_) => break,
-                Err(e) => return Err(format!("Calling MIGRATE: {e}")),
-            }
+        }
+        // In fix mode a key that exists on both sides is overwritten with the source's.
+        for i in busy {
+            let command = migrate_command(c, dst, batches[i], opts.timeout, true);
+            c.nodes[src]
+                .link()
+                .ok(&command)
+                .map_err(|e| format!("Calling MIGRATE: {e}"))?;
         }
         if dots {
             out!("{}", ".".repeat(keys.len()));
             let _ = std::io::stdout().flush();
         }
+        if keys.len() < fetch && !opts.fix {
+            return Ok(());
+        }
     }
+}
+
+/// `MIGRATE <dst> "" 0 <timeout> [REPLACE] [AUTH ...] KEYS <keys>`.
+fn migrate_command(c: &Cluster, dst: usize, keys: &[Vec<u8>], timeout: u64, replace: bool) -> Vec<Vec<u8>> {
+    let mut args: Vec<Vec<u8>> = vec![
+        b"MIGRATE".to_vec(),
+        c.nodes[dst].ip.clone().into_bytes(),
+        c.nodes[dst].port.to_string().into_bytes(),
+        Vec::new(),
+        b"0".to_vec(),
+        timeout.to_string().into_bytes(),
+    ];
+    if replace {
+        args.push(b"REPLACE".to_vec());
+    }
+    if let Some(pass) = &c.auth.password {
+        match &c.auth.user {
+            Some(u) => {
+                args.push(b"AUTH2".to_vec());
+                args.push(u.clone().into_bytes());
+            }
+            None => args.push(b"AUTH".to_vec()),
+        }
+        args.push(pass.clone().into_bytes());
+    }
+    args.push(b"KEYS".to_vec());
+    args.extend(keys.iter().cloned());
+    args
 }
 
 /// Moves one slot from `src` to `dst`, keys included, then records the new owner on both
@@ -131,24 +164,34 @@ pub fn move_slot(
     c.nodes[dst]
         .link()
         .ok(&["CLUSTER", "SETSLOT", &s, "NODE", &dst_name])?;
-    // A source that just gave away its last slot may already have turned itself into a
-    // replica of the target (cluster-allow-replica-migration): redis-cli 7.0 accepts that
-    // refusal from the source, and so do we.
-    match c.nodes[src]
-        .link()
-        .ok(&["CLUSTER", "SETSLOT", &s, "NODE", &dst_name])
-    {
-        Err(e) if e.starts_with("ERR Please use SETSLOT only with masters.") => {}
-        other => {
-            other?;
+    // Then the source and every other master, all at once: the target already owns the
+    // slot with a new epoch, so the order among the rest does not matter.
+    let others: Vec<usize> = (0..c.nodes.len())
+        .filter(|&i| i != src && i != dst && c.nodes[i].is_master())
+        .collect();
+    let setslot_node = ["CLUSTER", "SETSLOT", &s, "NODE", &dst_name];
+    let src_sent = c.nodes[src].link().send(&setslot_node);
+    let sent: Vec<bool> = others
+        .iter()
+        .map(|&i| c.nodes[i].link().send(&setslot_node).is_ok())
+        .collect();
+    let src_reply = match src_sent {
+        Ok(()) => c.nodes[src].link().recv(),
+        Err(e) => Err(e),
+    };
+    for (&i, sent) in others.iter().zip(sent) {
+        if sent {
+            let _ = c.nodes[i].link().recv();
         }
     }
-    for i in 0..c.nodes.len() {
-        if i != src && i != dst && c.nodes[i].is_master() {
-            let _ = c.nodes[i]
-                .link()
-                .ok(&["CLUSTER", "SETSLOT", &s, "NODE", &dst_name]);
-        }
+    match src_reply {
+        // A source that just gave away its last slot may already have turned itself into
+        // a replica of the target (cluster-allow-replica-migration): redis-cli 7.0 accepts
+        // that refusal from the source, and so do we.
+        Ok(Frame::Error(e)) if e.starts_with("ERR Please use SETSLOT only with masters.") => {}
+        Ok(Frame::Error(e)) => return Err(e),
+        Ok(_) => {}
+        Err(e) => return Err(super::node::io_text(&e)),
     }
     c.nodes[src].slots[slot as usize] = false;
     c.nodes[src].slots_count -= 1;
