@@ -126,9 +126,13 @@ for name in slotkv redis; do
     stop_cluster "rs-$name"
 done
 say
-for cli in redis-cli slotkv-cli; do
-    printf 'reshard %s slots, %s (s)\t%s\t%s\tlower\n' "$SLOTS" "$cli" "${T[slotkv-$cli]}" "${T[redis-$cli]}"
-done | print_table "reshard: 2 masters, $KEYS keys, $SLOTS slots A -> B per run, --cluster-pipeline $PIPELINE"
+{
+    for cli in redis-cli slotkv-cli; do
+        printf 'reshard %s slots, %s (s)\t%s\t%s\tlower\n' "$SLOTS" "$cli" "${T[slotkv-$cli]}" "${T[redis-$cli]}"
+    done
+    # The target: our CLI on our servers against redis-cli on redis-server.
+    printf 'reshard %s slots, each own CLI (s)\t%s\t%s\tlower\n' "$SLOTS" "${T[slotkv-slotkv-cli]}" "${T[redis-redis-cli]}"
+} | print_table "reshard: 2 masters, $KEYS keys, $SLOTS slots A -> B per run, --cluster-pipeline $PIPELINE"
 say "(slotkv-cli moves the next $SLOTS slots of A after redis-cli moved the first; A: 1, B: 2)"
 say
 say "saved: $OUT"
