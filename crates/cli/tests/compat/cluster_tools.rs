@@ -76,10 +76,12 @@ fn wait_ok(nodes: &[ServerProcess]) {
     }
 }
 
-/// Writes keys into the cluster, following -MOVED from the first node.
+/// Writes keys into the cluster as a cluster client does: from the first node, following
+/// -MOVED and -ASK (with ASKING), retrying -TRYAGAIN; `redirects` counts what it followed.
 struct Writer {
     clients: HashMap<u16, TestClient>,
     entry: u16,
+    redirects: usize,
 }
 
 impl Writer {
@@ -87,23 +89,45 @@ impl Writer {
         Writer {
             clients: nodes.iter().map(|n| (n.port(), n.client())).collect(),
             entry: nodes[0].port(),
+            redirects: 0,
         }
     }
 
     fn cmd(&mut self, args: &[&str]) -> Reply {
         let mut port = self.entry;
-        for _ in 0..3 {
+        let mut asking = false;
+        let port_of = |e: &str| -> u16 {
+            e.rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("redirect port")
+        };
+        for attempt in 0..200 {
             let c = self
                 .clients
                 .entry(port)
                 .or_insert_with(|| TestClient::connect(port));
+            if asking {
+                assert_eq!(c.cmd(&["ASKING"]), Reply::status("OK"));
+            }
             match c.cmd(args) {
                 Reply::Error(e) if e.starts_with("MOVED ") => {
-                    port = e
-                        .rsplit(':')
-                        .next()
-                        .and_then(|p| p.parse().ok())
-                        .expect("MOVED port");
+                    self.redirects += 1;
+                    port = port_of(&e);
+                    asking = false;
+                }
+                Reply::Error(e) if e.starts_with("ASK ") => {
+                    self.redirects += 1;
+                    port = port_of(&e);
+                    asking = true;
+                }
+                // A multi-key command while its keys are split by a migration: a cluster
+                // client retries it after a moment.
+                Reply::Error(e) if e.starts_with("TRYAGAIN") && attempt < 199 => {
+                    self.redirects += 1;
+                    std::thread::sleep(Duration::from_millis(5));
+                    port = self.entry;
+                    asking = false;
                 }
                 other => return other,
             }
@@ -680,6 +704,93 @@ fn reshard_and_rebalance_on_slotkv_nodes() {
     for i in (0..400).step_by(37) {
         assert_eq!(text(w.cmd(&["GET", &format!("k:{i}")])), i.to_string());
     }
+}
+
+/// Issue 6: slotkv-cli reshards slots full of keys while a client keeps writing and
+/// reading them; the client sees only redirects, never loses a write, and every key ends on
+/// the new owner with its last value.
+#[test]
+fn reshard_with_slotkv_cli_under_load() {
+    let nodes = cluster(ServerBinary::Slotkv, 3);
+    let entry = addr(&nodes[0]);
+    let (from, to) = (myid(&nodes[0]), myid(&nodes[1]));
+    // `create` gives the first node slots 0-5460; the reshard moves its first 100.
+    let moving: Vec<String> = (0..)
+        .map(|i| format!("key:{i}"))
+        .filter(|k| slotkv_keyslot::key_slot(k.as_bytes()).get() < 100)
+        .take(3000)
+        .collect();
+    let mut setup = Writer::new(&nodes);
+    for k in &moving {
+        assert_eq!(setup.cmd(&["SET", k, "0"]), Reply::status("OK"));
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let moving = moving.clone();
+        let mut w = Writer::new(&nodes);
+        std::thread::spawn(move || {
+            let mut expected: HashMap<String, String> = HashMap::new();
+            let mut wrong = Vec::new();
+            let mut round = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                round += 1;
+                for k in moving.iter().step_by(11) {
+                    let v = format!("r{round}");
+                    match w.cmd(&["SET", k, &v]) {
+                        Reply::Status(ok) if ok == "OK" => {}
+                        other => {
+                            wrong.push(format!("SET {k}: {other:?}"));
+                            continue;
+                        }
+                    }
+                    expected.insert(k.clone(), v.clone());
+                    let got = w.cmd(&["GET", k]);
+                    if got != Reply::bulk(&v) {
+                        wrong.push(format!("GET {k}: {got:?}, wanted {v}"));
+                    }
+                }
+            }
+            (expected, wrong, w.redirects, round)
+        })
+    };
+    let out = slotkv(&[
+        "--cluster",
+        "reshard",
+        &entry,
+        "--cluster-from",
+        &from,
+        "--cluster-to",
+        &to,
+        "--cluster-slots",
+        "100",
+        "--cluster-yes",
+    ]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (expected, wrong, redirects, rounds) = writer.join().expect("writer");
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(wrong.is_empty(), "lost or wrong values: {wrong:?}");
+    assert!(rounds >= 1 && redirects > 0, "no redirect seen ({rounds} rounds)");
+    let mut target = nodes[1].client();
+    for k in &moving {
+        let want = expected.get(k).cloned().unwrap_or_else(|| "0".into());
+        assert_eq!(
+            target.cmd(&["GET", k]),
+            Reply::bulk(&want),
+            "key {k} on the target"
+        );
+    }
+    let mut source = nodes[0].client();
+    for s in 0..100 {
+        assert_eq!(
+            int(&mut source, &["CLUSTER", "COUNTKEYSINSLOT", &s.to_string()]),
+            0
+        );
+    }
+    assert_eq!(masters_dbsize(&nodes), moving.len() as i64);
+    assert_eventually(WAIT, "a clean check after reshard", || {
+        slotkv(&["--cluster", "check", &entry]).code == Some(0)
+    });
 }
 
 /// Issue 6's lifecycle on slotkv nodes with our CLI: an empty master gets its share from
