@@ -279,7 +279,8 @@ impl Session<'_> {
                 Some(Action::Migrate(job)) => {
                     // The network part runs without the lock; a disconnect of this client
                     // does not interrupt it, so the outcome is always applied.
-                    let outcome = crate::cmds::migrate::transfer(self.shared, &job).await;
+                    let outcome =
+                        crate::cmds::migrate::transfer(Some(&self.shared.migrate_sockets), &job).await;
                     let dropped = {
                         let mut core = self.shared.core.lock();
                         crate::cmds::migrate::finish(&mut core, &job, &outcome, &mut self.out)

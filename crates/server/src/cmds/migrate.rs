@@ -13,6 +13,9 @@
 //!    COPY), propagates them as one DEL, clears the in-flight marks, wakes the writers that
 //!    waited, and writes the reply.
 //!
+//! Inside MULTI/EXEC the transaction cannot be cut in two, so there MIGRATE runs the same
+//! transfer to its end while the server waits, as Redis does.
+//!
 //! While a key is in flight, commands that may write it wait (see [`in_flight_conflict`]):
 //! they are parked like a blocked client and run again once MIGRATE is done, exactly as
 //! if they had arrived after it, as in Redis. Reads are served from the local copy, which
@@ -184,12 +187,6 @@ fn migrate(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         s.data.out.simple("NOKEY");
         return Ok(());
     }
-    if !s.data.can_block {
-        // Inside EXEC or a script the transfer cannot leave the lock.
-        return Err(CmdError::err(
-            "MIGRATE is not supported inside MULTI/EXEC or scripts",
-        ));
-    }
     for (k, _, _) in &keys {
         *s.rest.migrating_keys.entry((db, Key::from(&k[..]))).or_insert(0) += 1;
     }
@@ -205,8 +202,42 @@ fn migrate(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
         source_db: db,
         keys,
     };
-    s.conn.action = Some(Action::Migrate(Box::new(job)));
-    Ok(())
+    if s.data.can_block {
+        s.conn.action = Some(Action::Migrate(Box::new(job)));
+        return Ok(());
+    }
+    // Inside EXEC the transaction cannot be cut in two: the transfer runs to its end here,
+    // with the lock held and this event loop waiting, as redis-server's MIGRATE always does.
+    let outcome = transfer_blocking(&job);
+    let (dropped, error) = apply_outcome(s.data.ks, s.rest, &job, &outcome);
+    drop(dropped);
+    match error {
+        Some(e) => Err(e),
+        None => {
+            s.data.out.ok();
+            Ok(())
+        }
+    }
+}
+
+/// [`transfer`] on a fresh connection, on a thread of its own (this thread's event loop is
+/// the one being held up, so neither it nor the cached connections it drives can be used).
+fn transfer_blocking(job: &MigrateJob) -> Outcome {
+    let n = job.keys.len();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                Some(rt.block_on(transfer(None, job)))
+            })
+            .join()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| Outcome::failed(n, IoStage::Connect))
+    })
 }
 
 /// When a command must wait for a MIGRATE in flight: the in-flight keys it may write
@@ -357,12 +388,12 @@ async fn read_reply(sock: &mut CachedSocket, timeout: Duration) -> Result<Frame,
 /// Sends the keys to the target and reads its replies. Runs without the core lock.
 /// Retries once on a fresh connection when a cached one turns out dead before anything
 /// was processed, as Redis does.
-pub async fn transfer(shared: &Shared, job: &MigrateJob) -> Outcome {
+pub async fn transfer(cache: Option<&parking_lot::Mutex<SocketCache>>, job: &MigrateJob) -> Outcome {
     let name = format!("{}:{}", job.host, job.port);
     let n = job.keys.len();
     let mut may_retry = true;
     loop {
-        let cached = shared.migrate_sockets.lock().remove(&name);
+        let cached = cache.and_then(|c| c.lock().remove(&name));
         let mut sock = match cached {
             Some(c) if c.last_use.elapsed() < SOCKET_CACHE_TTL => c,
             _ => match connect(job).await {
@@ -471,7 +502,10 @@ pub async fn transfer(shared: &Shared, job: &MigrateJob) -> Outcome {
             None
         };
         sock.last_use = Instant::now();
-        let mut cache = shared.migrate_sockets.lock();
+        let Some(cache) = cache else {
+            return out;
+        };
+        let mut cache = cache.lock();
         if cache.len() >= SOCKET_CACHE_MAX {
             if let Some(k) = cache.keys().next().cloned() {
                 cache.remove(&k);
@@ -497,6 +531,25 @@ impl Outcome {
 /// the removed values so that the caller frees them after releasing the lock.
 pub fn finish(core: &mut Core, job: &MigrateJob, outcome: &Outcome, out: &mut ReplyWriter) -> Vec<Value> {
     let Core { ks, rest } = core;
+    let (dropped, error) = apply_outcome(ks, rest, job, outcome);
+    match error {
+        Some(e) => {
+            rest.cmdstats.entry("migrate").or_default().failed += 1;
+            reply_error(rest, out, &e);
+        }
+        None => out.ok(),
+    }
+    dropped
+}
+
+/// The key side of [`finish`]: deletes and propagates the acknowledged keys, clears the
+/// in-flight marks; returns the removed values and the error MIGRATE answers, if any.
+fn apply_outcome(
+    ks: &mut slotkv_keyspace::Keyspace,
+    rest: &mut CoreRest,
+    job: &MigrateJob,
+    outcome: &Outcome,
+) -> (Vec<Value>, Option<CmdError>) {
     let db = job.source_db;
     let mut dropped = Vec::new();
     let mut del: Vec<Bytes> = Vec::new();
@@ -543,14 +596,7 @@ pub fn finish(core: &mut Core, job: &MigrateJob, outcome: &Outcome, out: &mut Re
             )
         })
     };
-    match error {
-        Some(e) => {
-            rest.cmdstats.entry("migrate").or_default().failed += 1;
-            reply_error(rest, out, &e);
-        }
-        None => out.ok(),
-    }
-    dropped
+    (dropped, error)
 }
 
 #[cfg(test)]

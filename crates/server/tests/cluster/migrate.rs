@@ -398,6 +398,44 @@ fn reshard_with_redis_cli_under_load() {
     assert_check_clean(nodes[0].port());
 }
 
+/// MIGRATE queued in MULTI runs within EXEC, as in Redis: the EXEC replies are
+/// redis-server's, the key moves, and a failed transfer fails only its own command.
+#[test]
+fn migrate_inside_multi_matches_redis() {
+    let closed = slotkv_testkit::free_port().to_string();
+    for source_bin in [super::slotkv(), ServerBinary::Redis] {
+        let source = ServerProcess::start(source_bin, &[]);
+        let target = ServerProcess::start(super::slotkv(), &[]);
+        let tport = target.port().to_string();
+        let mut c = source.client();
+        c.cmd_ok(&["SET", "other", "x"]);
+        assert_eq!(c.cmd(&["MULTI"]), Reply::status("OK"));
+        for args in [
+            vec!["SET", "k", "v"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "k", "0", "5000"],
+            vec!["EXISTS", "k"],
+            vec!["MIGRATE", "127.0.0.1", &tport, "k", "0", "5000"],
+            vec!["MIGRATE", "127.0.0.1", &closed, "other", "0", "500"],
+            vec!["GET", "other"],
+        ] {
+            assert_eq!(c.cmd(&args), Reply::status("QUEUED"));
+        }
+        assert_eq!(
+            c.cmd(&["EXEC"]),
+            Reply::Array(vec![
+                Reply::status("OK"),
+                Reply::status("OK"),
+                Reply::Int(0),
+                Reply::status("NOKEY"),
+                Reply::Error("IOERR error or timeout writing to target instance".into()),
+                Reply::bulk("x"),
+            ])
+        );
+        assert_eq!(target.client().cmd(&["GET", "k"]), Reply::bulk("v"));
+        assert_eq!(c.cmd(&["EXISTS", "k"]), Reply::Int(0));
+    }
+}
+
 #[test]
 fn migrate_between_slotkv_and_redis_server() {
     let ours = ServerProcess::start(super::slotkv(), &[]);
