@@ -437,8 +437,8 @@ fn watched_present(ks: &Keyspace, rest: &CoreRest, spec: &Spec) -> Vec<(usize, K
         .collect()
 }
 
-/// Every watched key of the database(s) is modified (SWAPDB, where both databases change
-/// wholesale).
+/// Every watched key of the database(s) is modified (a replica's full sync replaces the
+/// whole dataset).
 pub fn signal_flush(rest: &mut CoreRest, which: Option<usize>) {
     for ((db, _), watchers) in rest.watched.iter() {
         if which.is_none_or(|d| d == *db) {

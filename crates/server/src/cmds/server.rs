@@ -284,10 +284,20 @@ fn swapdb(s: &mut SrvCtx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let (a, b) = (a as usize, b as usize);
     if a != b {
+        // As Redis: a key watched in either database is modified if it exists in either
+        // (physically, expired or not); a key absent from both stays absent.
+        let dbs = &s.data.ks.dbs;
+        for ((db, key), watchers) in s.rest.watched.iter() {
+            let touched = (*db == a || *db == b)
+                && (dbs[a].peek(key, i64::MIN).is_some() || dbs[b].peek(key, i64::MIN).is_some());
+            if touched {
+                for (_, flag) in watchers {
+                    flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        }
         s.data.ks.dbs.swap(a, b);
-        // Watched keys of both databases may have changed; blocked clients re-check.
-        crate::exec::signal_flush(s.rest, Some(a));
-        crate::exec::signal_flush(s.rest, Some(b));
+        // Blocked clients re-check.
         let keys: Vec<_> = s
             .rest
             .blocked

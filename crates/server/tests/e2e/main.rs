@@ -3,17 +3,12 @@
 //! against. One test binary; modules by area. Tests that only need distinct key names
 //! share one server (`util::shared`); tests whose configuration differs start their own.
 //! Every wait is bounded polling; servers are killed on drop.
-//!
-//! `pending` holds tests for commands that are not on main yet; they build only with
-//! `--features pending-e2e` and move here once they pass.
 
 mod admin;
 mod clients;
 mod commands;
 mod families;
 mod multi_client;
-#[cfg(feature = "pending-e2e")]
-mod pending;
 mod protocol;
 mod replication;
 mod startup;

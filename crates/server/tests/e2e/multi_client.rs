@@ -1,6 +1,7 @@
 //! Scenarios with several clients of one server, run on slotkv and on redis-server with
 //! the replies compared: WATCH against other clients, databases and flushes, transactions
-//! that select or publish, connection limits and idle timeouts.
+//! that select or publish, SWAPDB under WATCH, sharded pub/sub, connection limits and idle
+//! timeouts.
 
 use std::time::Duration;
 
@@ -224,5 +225,50 @@ fn pubsub_introspection_and_resp3_unsubscribe_match_redis() {
         out.push(c.cmd(&["PUNSUBSCRIBE"]));
         out.push(c.cmd(&["PUBSUB", "SHARDCHANNELS"]));
         out
+    });
+}
+
+/// SWAPDB modifies a watched key only if it exists in either database, as in Redis.
+#[test]
+fn swapdb_and_watch_match_redis() {
+    assert_same_on_both(&[], |s| {
+        let mut a = s.client();
+        let mut b = s.client();
+        let mut out = Vec::new();
+        let tx = |a: &mut slotkv_testkit::TestClient, out: &mut Vec<Reply>| {
+            out.push(a.cmd(&["MULTI"]));
+            out.push(a.cmd(&["PING"]));
+            out.push(a.cmd(&["EXEC"]));
+        };
+        // Neither database holds the watched key: nothing changes for it.
+        out.push(a.cmd(&["WATCH", "w"]));
+        out.push(b.cmd(&["SET", "x", "1"]));
+        out.push(b.cmd(&["SWAPDB", "0", "1"]));
+        tx(&mut a, &mut out);
+        // The other database holds it: it appears.
+        out.push(b.cmd(&["SELECT", "1"]));
+        out.push(b.cmd(&["SET", "w", "1"]));
+        out.push(a.cmd(&["WATCH", "w"]));
+        out.push(b.cmd(&["SWAPDB", "0", "1"]));
+        tx(&mut a, &mut out);
+        out
+    });
+}
+
+/// Sharded pub/sub on a standalone server (SSUBSCRIBE, SPUBLISH, SUNSUBSCRIBE, PUBSUB
+/// SHARDCHANNELS/SHARDNUMSUB).
+#[test]
+fn sharded_pubsub_matches_redis() {
+    assert_same_on_both(&[], |s| {
+        let mut a = s.client();
+        let mut c = s.client();
+        vec![
+            a.cmd(&["SSUBSCRIBE", "shard"]),
+            c.cmd(&["PUBSUB", "SHARDCHANNELS"]),
+            c.cmd(&["PUBSUB", "SHARDNUMSUB", "shard"]),
+            c.cmd(&["SPUBLISH", "shard", "m"]),
+            a.read_reply(),
+            a.cmd(&["SUNSUBSCRIBE"]),
+        ]
     });
 }
