@@ -51,7 +51,11 @@ pub fn migrate_keys(
     opts: &MoveOpts,
     dots: bool,
 ) -> Result<(), String> {
-    let fetch = (opts.pipeline * 16).min(KEYS_PER_FETCH).max(opts.pipeline);
+    let fetch = opts
+        .pipeline
+        .saturating_mul(16)
+        .min(KEYS_PER_FETCH)
+        .max(opts.pipeline);
     let (slot_arg, fetch_arg) = (slot.to_string(), fetch.to_string());
     loop {
         let keys: Vec<Vec<u8>> =

@@ -385,8 +385,9 @@ async fn read_reply(sock: &mut CachedSocket, timeout: Duration) -> Result<Frame,
     }
 }
 
-/// Sends the keys to the target and reads its replies. Runs without the core lock.
-/// Retries once on a fresh connection when a cached one turns out dead before anything
+/// Sends the keys to the target and reads its replies. Runs without the core lock (but
+/// for MIGRATE inside EXEC, see [`transfer_blocking`]); reuses and keeps connections in
+/// `cache` when given. Retries once on a fresh connection when a cached one turns out dead before anything
 /// was processed, as Redis does.
 pub async fn transfer(cache: Option<&parking_lot::Mutex<SocketCache>>, job: &MigrateJob) -> Outcome {
     let name = format!("{}:{}", job.host, job.port);
