@@ -455,15 +455,28 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
-    let cur = match get_str(ctx, key)? {
-        None => 0,
-        Some(s) => slotkv_protocol::parse_i64(s).ok_or(CmdError::NotInteger)?,
-    };
-    let new = cur.checked_add(delta).ok_or(CmdError::Overflow)?;
-    let now = ctx.now_ms;
+    // One lookup; an existing counter is rewritten in place (its buffer reused).
     let mut b = itoa::Buffer::new();
-    let text = b.format(new).as_bytes().to_vec();
-    ctx.db().set_keep_ttl(key, Value::Str(text), now);
+    let updated = match ctx.get_mut(key) {
+        Some(Value::Str(s)) => {
+            let cur = slotkv_protocol::parse_i64(s).ok_or(CmdError::NotInteger)?;
+            let new = cur.checked_add(delta).ok_or(CmdError::Overflow)?;
+            s.clear();
+            s.extend_from_slice(b.format(new).as_bytes());
+            Some(new)
+        }
+        Some(_) => return Err(CmdError::WrongType),
+        None => None,
+    };
+    let new = match updated {
+        Some(new) => new,
+        None => {
+            let now = ctx.now_ms;
+            let text = b.format(delta).as_bytes().to_vec();
+            ctx.db().set_keep_ttl(key, Value::Str(text), now);
+            delta
+        }
+    };
     ctx.dirty += 1;
     ctx.out.int(new);
     Ok(())
