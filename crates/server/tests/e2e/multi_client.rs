@@ -9,17 +9,19 @@ use slotkv_testkit::{assert_eventually, Reply};
 
 use crate::util::*;
 
+/// A transaction of one PING on `a`; its EXEC reply says whether a watched key changed.
+fn tx(a: &mut slotkv_testkit::TestClient, out: &mut Vec<Reply>) {
+    out.push(a.cmd(&["MULTI"]));
+    out.push(a.cmd(&["PING"]));
+    out.push(a.cmd(&["EXEC"]));
+}
+
 #[test]
 fn watch_across_clients_dbs_and_flushes() {
     assert_same_on_both(&[], |s| {
         let mut a = s.client();
         let mut b = s.client();
         let mut out = Vec::new();
-        let tx = |a: &mut slotkv_testkit::TestClient, out: &mut Vec<Reply>| {
-            out.push(a.cmd(&["MULTI"]));
-            out.push(a.cmd(&["PING"]));
-            out.push(a.cmd(&["EXEC"]));
-        };
         // The same key name in another database is another key.
         out.push(a.cmd(&["WATCH", "k"]));
         out.push(b.cmd(&["SELECT", "1"]));
@@ -235,11 +237,6 @@ fn swapdb_and_watch_match_redis() {
         let mut a = s.client();
         let mut b = s.client();
         let mut out = Vec::new();
-        let tx = |a: &mut slotkv_testkit::TestClient, out: &mut Vec<Reply>| {
-            out.push(a.cmd(&["MULTI"]));
-            out.push(a.cmd(&["PING"]));
-            out.push(a.cmd(&["EXEC"]));
-        };
         // Neither database holds the watched key: nothing changes for it.
         out.push(a.cmd(&["WATCH", "w"]));
         out.push(b.cmd(&["SET", "x", "1"]));
