@@ -13,6 +13,7 @@
 //! exactly as a user would, so the same tests run against redis-server.
 
 mod client;
+mod cluster_client;
 mod netns;
 mod ports;
 mod process;
@@ -21,6 +22,7 @@ mod tools;
 mod wait;
 
 pub use client::{encode, is_timeout, TestClient, DEFAULT_IO_TIMEOUT};
+pub use cluster_client::ClusterClient;
 pub use netns::NetnsNetwork;
 pub use ports::{free_cluster_port, free_port, port_is_free, CLUSTER_BUS_PORT_OFFSET};
 pub use process::{

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use slotkv_testkit::{assert_eventually, wait_until, Reply, ServerBinary, ServerProcess, TestClient};
+use slotkv_testkit::{
+    assert_eventually, wait_until, ClusterClient, Reply, ServerBinary, ServerProcess, TestClient,
+};
 
 use crate::cluster_admin::{run, scratch, slotkv, Out};
 use crate::harness::{reference_cli, slotkv_cli};
@@ -73,66 +75,6 @@ fn wait_ok(nodes: &[ServerProcess]) {
         assert_eventually(WAIT, "cluster_state:ok", || {
             text(c.cmd(&["CLUSTER", "INFO"])).contains("cluster_state:ok")
         });
-    }
-}
-
-/// Writes keys into the cluster as a cluster client does: from the first node, following
-/// -MOVED and -ASK (with ASKING), retrying -TRYAGAIN; `redirects` counts what it followed.
-struct Writer {
-    clients: HashMap<u16, TestClient>,
-    entry: u16,
-    redirects: usize,
-}
-
-impl Writer {
-    fn new(nodes: &[ServerProcess]) -> Writer {
-        Writer {
-            clients: nodes.iter().map(|n| (n.port(), n.client())).collect(),
-            entry: nodes[0].port(),
-            redirects: 0,
-        }
-    }
-
-    fn cmd(&mut self, args: &[&str]) -> Reply {
-        let mut port = self.entry;
-        let mut asking = false;
-        let port_of = |e: &str| -> u16 {
-            e.rsplit(':')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .expect("redirect port")
-        };
-        for attempt in 0..200 {
-            let c = self
-                .clients
-                .entry(port)
-                .or_insert_with(|| TestClient::connect(port));
-            if asking {
-                assert_eq!(c.cmd(&["ASKING"]), Reply::status("OK"));
-            }
-            match c.cmd(args) {
-                Reply::Error(e) if e.starts_with("MOVED ") => {
-                    self.redirects += 1;
-                    port = port_of(&e);
-                    asking = false;
-                }
-                Reply::Error(e) if e.starts_with("ASK ") => {
-                    self.redirects += 1;
-                    port = port_of(&e);
-                    asking = true;
-                }
-                // A multi-key command while its keys are split by a migration: a cluster
-                // client retries it after a moment.
-                Reply::Error(e) if e.starts_with("TRYAGAIN") && attempt < 199 => {
-                    self.redirects += 1;
-                    std::thread::sleep(Duration::from_millis(5));
-                    port = self.entry;
-                    asking = false;
-                }
-                other => return other,
-            }
-        }
-        panic!("{args:?} redirected too often");
     }
 }
 
@@ -218,7 +160,7 @@ fn import_from_standalone_slotkv_and_redis_servers() {
     assert!(lines.iter().all(|l| l.ends_with(": OK")), "{lines:?}");
     assert_eq!(masters_dbsize(&nodes), KEYS as i64);
     assert_eq!(int(&mut sc, &["DBSIZE"]), KEYS as i64);
-    let mut w = Writer::new(&nodes);
+    let mut w = ClusterClient::new(addr(&nodes[0]));
     assert_eq!(text(w.cmd(&["GET", "key:5"])), "v5");
     assert_eq!(text(w.cmd(&["LINDEX", "key:6", "2"])), "6");
     assert_eq!(text(w.cmd(&["TYPE", "key:9"])), "zset");
@@ -291,7 +233,7 @@ fn import_from_standalone_slotkv_and_redis_servers() {
 fn backup_of_a_slotkv_cluster_matches_redis_cli_and_loads() {
     let nodes = cluster(ServerBinary::Slotkv, 3);
     let entry = addr(&nodes[0]);
-    let mut w = Writer::new(&nodes);
+    let mut w = ClusterClient::new(addr(&nodes[0]));
     for i in 0..300 {
         assert!(w.cmd(&["SET", &format!("b:{i}"), &i.to_string()]).is_ok());
     }
@@ -628,7 +570,7 @@ fn watch_shows_every_node_and_a_failover() {
 fn reshard_and_rebalance_on_slotkv_nodes() {
     let mut nodes = cluster(ServerBinary::Slotkv, 3);
     let entry = addr(&nodes[0]);
-    let mut w = Writer::new(&nodes);
+    let mut w = ClusterClient::new(addr(&nodes[0]));
     for i in 0..400 {
         assert!(w.cmd(&["SET", &format!("k:{i}"), &i.to_string()]).is_ok());
     }
@@ -720,7 +662,7 @@ fn reshard_with_slotkv_cli_under_load() {
         .filter(|k| slotkv_keyslot::key_slot(k.as_bytes()).get() < 100)
         .take(3000)
         .collect();
-    let mut setup = Writer::new(&nodes);
+    let mut setup = ClusterClient::new(addr(&nodes[0]));
     for k in &moving {
         assert_eq!(setup.cmd(&["SET", k, "0"]), Reply::status("OK"));
     }
@@ -728,7 +670,7 @@ fn reshard_with_slotkv_cli_under_load() {
     let writer = {
         let stop = stop.clone();
         let moving = moving.clone();
-        let mut w = Writer::new(&nodes);
+        let mut w = ClusterClient::new(addr(&nodes[0]));
         std::thread::spawn(move || {
             let mut expected: HashMap<String, String> = HashMap::new();
             let mut wrong = Vec::new();
@@ -802,7 +744,7 @@ fn reshard_with_slotkv_cli_under_load() {
 fn rebalance_del_node_and_fix_on_slotkv_nodes() {
     let mut nodes = cluster(ServerBinary::Slotkv, 3);
     let entry = addr(&nodes[0]);
-    let mut w = Writer::new(&nodes);
+    let mut w = ClusterClient::new(addr(&nodes[0]));
     for i in 0..300 {
         assert!(w.cmd(&["SET", &format!("k:{i}"), &i.to_string()]).is_ok());
     }

@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 use slotkv_keyslot::key_slot;
 use slotkv_testkit::{run_redis_cli_at, wait_until, Reply, ServerBinary, ServerProcess, Signal, TestClient};
 
-use super::client::ClusterClient;
 use super::failover::{
     assert_failover_seen, assert_follows_new_master, assert_rejoined_as_replica, cluster_nodes,
     foo_shard_with_acknowledged_write, master_and_replica_of, myid, six_node_cluster, slots_of,
     wait_replica_synced, wait_write_accepted, FooShard, NodeLine, NODE_TIMEOUT_MS,
 };
 use super::{bulk_text, info_field, slotkv, start_node_of};
+use slotkv_testkit::ClusterClient;
 
 fn status(s: &str) -> Reply {
     Reply::Status(s.into())

@@ -3,7 +3,6 @@
 //! (steps 1–3): every node reports `cluster_state:ok` and agrees on the topology, MOVED
 //! redirects, READONLY on replicas, and `redis-cli -c` following redirects.
 
-mod client;
 mod directives;
 mod faults;
 mod migrate;

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use slotkv_keyslot::key_slot;
 use slotkv_testkit::{run_with_timeout, wait_until, Reply, ServerBinary, ServerProcess, Signal, TestClient};
 
-use super::client::ClusterClient;
 use super::{bulk_text, info_field, start_node};
+use slotkv_testkit::ClusterClient;
 
 const CLI_TIMEOUT: Duration = Duration::from_secs(120);
 

@@ -1,4 +1,4 @@
-//! A small cluster client for the process tests: follows MOVED / ASK / TRYAGAIN like a
+//! A small cluster client for the process tests (the server's and the CLI's): follows MOVED / ASK / TRYAGAIN like a
 //! real cluster client and records every other error. It survives dead nodes: an I/O error
 //! drops that connection and what it believed about the slot, and the next attempt starts
 //! again from another seed address (so a test can keep writing through a failover).
@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::io;
 use std::time::Duration;
 
+use crate::{Reply, TestClient};
 use slotkv_keyslot::key_slot;
-use slotkv_testkit::{Reply, TestClient};
 
 pub struct ClusterClient {
     conns: HashMap<String, TestClient>,
